@@ -1,0 +1,50 @@
+#pragma once
+// Detector: finds objects in one BGR image. Implementations wrap OpenCV's detectors.
+//
+// Thread safety: thread-compatible. OpenCV detectors keep scratch state, so each pipeline worker
+// owns its own instance, made by a DetectorFactory. detect() must not use OpenCV's own thread
+// pool: the pipeline's workers already fill the cores (see configure_opencv_threads()).
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/mat.hpp>
+
+#include "lookout/core/detection.h"
+#include "lookout/core/options.h"
+
+namespace lookout {
+
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  // Boxes are in the pixels of `image`. Results are deterministic: the same image gives the same
+  // detections in the same order. Throws cv::Exception or std::exception on failure.
+  virtual std::vector<Detection> detect(const cv::Mat& image) = 0;
+};
+
+using DetectorFactory = std::function<std::unique_ptr<Detector>()>;
+
+struct DetectorSpec {
+  std::string type;  // "hog" or "cascade"
+  Options options;   // that detector's options, plus `downscale` for every detector
+};
+
+// Checks the type and every option (parsing, ranges, unknown keys with the nearest suggestion,
+// and loading files such as a cascade XML once) and returns a factory for per-worker instances.
+// Throws ConfigError naming the type or option, where it was written, and what is accepted.
+DetectorFactory make_detector_factory(DetectorSpec spec);
+
+// The detector types make_detector_factory knows, for help text and suggestions.
+std::vector<std::string> detector_types();
+
+// Every option key `type` accepts (including `downscale`); empty for an unknown type.
+std::vector<std::string> detector_option_keys(const std::string& type);
+
+// Makes OpenCV run its own functions on the calling thread only, so that N pipeline workers use N
+// cores rather than N times OpenCV's pool. Also keeps results independent of the worker count.
+void configure_opencv_threads();
+
+}  // namespace lookout

@@ -1,0 +1,26 @@
+#pragma once
+// Runs a command (no shell) and captures its exit code, stdout and stderr; for tests of the
+// `lookout` command itself. A run that exceeds its timeout is killed and reported as such.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace lookout::testing {
+
+struct ProcessResult {
+  int exit_code = -1;     // -1 if killed by a signal or timed out
+  int signal = 0;         // the signal that ended it, if any
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+};
+
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          std::chrono::seconds timeout = std::chrono::seconds(300));
+
+// Runs the built `lookout` binary with `args`.
+ProcessResult run_lookout(const std::vector<std::string>& args,
+                          std::chrono::seconds timeout = std::chrono::seconds(600));
+
+}  // namespace lookout::testing
