@@ -1,1 +1,161 @@
-int main(){}
+// The `lookout` command: parses the command line into a PipelineSpec, runs it, prints the summary.
+// Exit codes: 0 success, 1 runtime error (input or output failed while running), 2 usage or
+// configuration error (found before anything ran).
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "lookout/core/error.h"
+#include "lookout/detect/detector.h"
+#include "lookout/pipeline/runner.h"
+#include "lookout/pipeline/spec_loader.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the stop flag is set from a signal handler");
+
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+struct RunFlags {
+  std::string pipeline_file;
+  std::string input;
+  std::string detector;
+  std::string cascade;
+  std::vector<std::string> opts;
+  std::string output;
+  std::string metadata;
+  int workers = -1;
+  long long frames = -1;
+};
+
+lookout::PipelineSpec build_spec(const RunFlags& flags) {
+  using lookout::ConfigError;
+  lookout::PipelineSpec spec;
+  if (!flags.pipeline_file.empty()) {
+    spec = lookout::load_pipeline_file(flags.pipeline_file);
+  } else {
+    spec.origin = "command line";
+    spec.video_output = lookout::kDefaultVideoOutput;
+    spec.metadata_output = lookout::kDefaultMetadataOutput;
+  }
+  if (!flags.input.empty()) spec.input = flags.input;
+  if (!flags.output.empty()) spec.video_output = flags.output;
+  if (!flags.metadata.empty()) spec.metadata_output = flags.metadata;
+  if (flags.workers >= 0) spec.workers = static_cast<std::size_t>(flags.workers);
+  if (flags.frames >= 0) spec.max_frames = flags.frames;
+
+  // --detector replaces the file's stages; --opt and --cascade then set that detector's options,
+  // or, with a pipeline file and no --detector, those of the file's first stage.
+  if (!flags.detector.empty()) {
+    spec.stages.clear();
+    lookout::DetectorSpec stage{flags.detector, lookout::Options("--detector " + flags.detector)};
+    spec.stages.push_back(std::move(stage));
+  }
+  if (!flags.opts.empty() || !flags.cascade.empty()) {
+    if (spec.stages.empty()) throw ConfigError("--opt and --cascade need a detector: add --detector hog|cascade");
+    lookout::Options& options = spec.stages.front().options;
+    if (!flags.cascade.empty()) options.set("cascade", flags.cascade, "--cascade");
+    for (const auto& opt : flags.opts) {
+      const auto equals = opt.find('=');
+      if (equals == std::string::npos || equals == 0) {
+        throw ConfigError(fmt::format("--opt '{}' is not KEY=VALUE; e.g. --opt scale=1.1", opt));
+      }
+      options.set(opt.substr(0, equals), opt.substr(equals + 1), "--opt");
+    }
+  }
+  if (flags.pipeline_file.empty() && spec.input.empty()) {
+    throw ConfigError("nothing to run: give a pipeline file (lookout run pipelines/people.yaml) or --input URI --detector hog");
+  }
+  return spec;
+}
+
+int run_command(const RunFlags& flags) {
+  lookout::PipelineSpec spec = build_spec(flags);
+  install_signal_handlers();
+  const lookout::RunResult result = lookout::run_pipeline(spec, g_stop);
+  std::fputs(lookout::format_summary(result).c_str(), stdout);
+  std::fflush(stdout);
+  if (result.report.fatal_error) {
+    fmt::print(stderr, "lookout: error: {}\n", *result.report.fatal_error);
+    return lookout::kExitRuntimeError;
+  }
+  return 0;
+}
+
+int validate_command(const std::string& path) {
+  const lookout::PipelineSpec spec = lookout::load_pipeline_file(path);
+  lookout::validate_pipeline(spec);
+  std::string stages;
+  for (const auto& stage : spec.stages) stages += (stages.empty() ? "" : ", ") + stage.type;
+  fmt::print("{}: ok (input {}; stages: {})\n", path, spec.input.empty() ? "(none: give --input)" : spec.input, stages);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lookout: find people, faces and objects in video files and streams, frame by frame"};
+  app.set_version_flag("--version", std::string("lookout ") + LOOKOUT_VERSION);
+  app.require_subcommand(1);
+
+  std::string types;
+  for (const auto& type : lookout::detector_types()) types += (types.empty() ? "" : "|") + type;
+
+  RunFlags flags;
+  CLI::App* run = app.add_subcommand("run", "Run a pipeline file, or a single detector on an input");
+  run->add_option("pipeline", flags.pipeline_file, "Pipeline file (YAML), e.g. pipelines/people.yaml");
+  run->add_option("--input,-i", flags.input, "Input path or URI (overrides the file's)");
+  run->add_option("--detector,-d", flags.detector, "Detector: " + types + " (replaces the file's stages)");
+  run->add_option("--cascade", flags.cascade, "Cascade XML for --detector cascade");
+  run->add_option("--opt", flags.opts, "Detector option KEY=VALUE (repeatable), as in pipeline files");
+  run->add_option("--output,-o", flags.output, "Annotated video file (.mp4, .mkv)");
+  run->add_option("--metadata,-m", flags.metadata, "Detections as JSON Lines");
+  run->add_option("--workers,-w", flags.workers, "Detector worker threads (0: one per core)")->check(CLI::Range(0, 256));
+  run->add_option("--frames", flags.frames, "Stop after N frames")->check(CLI::Range(0LL, 1LL << 40));
+
+  std::string validate_path;
+  CLI::App* validate = app.add_subcommand("validate", "Check a pipeline file and its options without running it");
+  validate->add_option("pipeline", validate_path, "Pipeline file (YAML)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "lookout: error: {}\nRun 'lookout --help' for usage.\n", e.what());
+    return lookout::kExitConfigError;
+  }
+
+  try {
+    if (*run) return run_command(flags);
+    return validate_command(validate_path);
+  } catch (const lookout::ConfigError& e) {
+    fmt::print(stderr, "lookout: error: {}\n", e.what());
+    return lookout::kExitConfigError;
+  } catch (const lookout::RuntimeError& e) {
+    fmt::print(stderr, "lookout: error: {}\n", e.what());
+    return lookout::kExitRuntimeError;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "lookout: internal error: {}\n", e.what());
+    return lookout::kExitRuntimeError;
+  }
+}

@@ -78,6 +78,11 @@ void Options::reject(const std::string& key, const Value& value, const std::stri
   throw ConfigError(message);
 }
 
+void Options::reject(const std::string& key, const std::string& expected) const {
+  const auto it = values_.find(key);
+  reject(key, it != values_.end() ? it->second : Value{"", ""}, expected);
+}
+
 std::string Options::get_string(const std::string& key, const std::string& fallback) {
   const Value* value = lookup(key);
   return value ? value->text : fallback;

@@ -236,9 +236,9 @@ void Pipeline::reorder_loop() {
       buffer.insert(std::move(*item));
       while (auto ready = buffer.pop_ready()) {
         const auto when = arrived.find(ready->seq);
-        reorder_wait_.record(Clock::now() - when->second);
-        arrived.erase(when);
         const bool end = ready->is_end();
+        if (!end) reorder_wait_.record(Clock::now() - when->second);
+        arrived.erase(when);
         forward(0, std::move(*ready));
         if (end) return;
       }

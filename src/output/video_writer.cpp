@@ -1,0 +1,320 @@
+#include "lookout/output/video_writer.h"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/video/video.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <opencv2/core/mat.hpp>
+#include <optional>
+
+#include "gstreamer/gst_support.h"
+#include "lookout/core/error.h"
+
+namespace lookout {
+namespace {
+
+// Frames the appsrc may hold before process() waits for the encoder: enough to keep it busy,
+// few enough that a slow encoder pushes back on the pipeline quickly.
+constexpr std::uint64_t kQueuedFrames = 4;
+constexpr auto kWaitSlice = std::chrono::milliseconds(20);
+
+const char* muxer_for(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == ".mp4" || ext == ".m4v" || ext == ".mov") return "mp4mux";
+  if (ext == ".mkv") return "matroskamux";
+  return nullptr;
+}
+
+// What a pushed buffer holds on to: the pixels, and whatever keeps borrowed pixels alive (the
+// capture layer's mapped sample), until the encoder is done with the buffer.
+struct HeldImage {
+  cv::Mat image;
+  std::shared_ptr<const void> owner;
+};
+
+void release_held(gpointer data) { delete static_cast<HeldImage*>(data); }
+
+void check_writable(const std::string& path) {
+  // Creating the file is the only reliable test: access() says yes to root on most folders that
+  // still refuse files (/proc), and filesink would only fail later, on the pipeline's thread.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw ConfigError(
+        fmt::format("cannot write output '{}': {}; choose a writable path with --output", path,
+                    std::strerror(errno)));
+  }
+  ::close(fd);
+}
+
+void set_speed_preset(GstElement* encoder, const std::string& preset) {
+  GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(encoder), "speed-preset");
+  auto* enum_spec = G_PARAM_SPEC_ENUM(spec);
+  if (g_enum_get_value_by_nick(enum_spec->enum_class, preset.c_str()) == nullptr) {
+    std::string known;
+    for (guint i = 0; i < enum_spec->enum_class->n_values; ++i) {
+      if (!known.empty()) known += ", ";
+      known += enum_spec->enum_class->values[i].value_nick;
+    }
+    throw ConfigError(fmt::format("unknown x264 speed preset '{}'; use one of: {}", preset, known));
+  }
+  gst_util_set_object_arg(G_OBJECT(encoder), "speed-preset", preset.c_str());
+}
+
+}  // namespace
+
+struct VideoWriter::Impl {
+  VideoWriterOptions options;
+  std::int64_t period_ns = 0;
+  std::uint64_t max_bytes = 0;
+  std::int64_t first_pts_ns = -1;
+  std::int64_t last_pts_ns = -1;
+  bool finished = false;
+  std::string failure;  // the first pipeline error seen; the pipeline cannot finish after one
+
+  // Wakes a process() call waiting for room in the appsrc; signalled from the streaming thread.
+  std::mutex room_mutex;
+  std::condition_variable room;
+
+  // Declared after what the callbacks use, so the pipeline stops before those go away.
+  gst::PipelinePtr pipeline;
+  GstAppSrc* appsrc = nullptr;  // borrowed from the pipeline
+  gst::BusPtr bus;
+
+  void build();
+  void start();
+  void wait_for_room();
+  // Takes a pending bus ERROR, if any, into `failure`; true if the pipeline has failed.
+  bool failed();
+  std::optional<std::string> finish_quietly();
+  static void on_need_data(GstAppSrc* src, guint length, gpointer data);
+};
+
+void VideoWriter::Impl::on_need_data(GstAppSrc* /*src*/, guint /*length*/, gpointer data) {
+  auto* impl = static_cast<Impl*>(data);
+  std::lock_guard lock(impl->room_mutex);
+  impl->room.notify_all();
+}
+
+void VideoWriter::Impl::build() {
+  const char* muxer_name = muxer_for(options.path);
+  pipeline.reset(gst_pipeline_new("encode"));
+  const char* factories[] = {"appsrc",    "videoconvert", "capsfilter", "x264enc",
+                             "h264parse", muxer_name,     "filesink"};
+  constexpr std::size_t kCount = sizeof factories / sizeof factories[0];
+  GstElement* elements[kCount] = {};
+  for (std::size_t i = 0; i < kCount; ++i) {
+    elements[i] = gst::make_element(factories[i], factories[i]);
+    gst_bin_add(GST_BIN(pipeline.get()), elements[i]);
+  }
+  GstElement* source = elements[0];
+  GstElement* chroma_filter = elements[2];
+  GstElement* encoder = elements[3];
+  GstElement* sink = elements[kCount - 1];
+  appsrc = GST_APP_SRC(source);
+
+  gst::CapsPtr caps(gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGR", "width",
+                                        G_TYPE_INT, options.width, "height", G_TYPE_INT,
+                                        options.height, "framerate", GST_TYPE_FRACTION,
+                                        options.fps_num, options.fps_den, nullptr));
+  max_bytes = kQueuedFrames * static_cast<std::uint64_t>(options.width) *
+              static_cast<std::uint64_t>(options.height) * 3;
+  // Not blocking inside appsrc: a push blocked there is not woken by a downstream error, so the
+  // stage could hang; process() waits for room itself and watches the bus while it does.
+  g_object_set(source, "caps", caps.get(), "format", GST_FORMAT_TIME, "is-live", FALSE, "block",
+               FALSE, "max-bytes", static_cast<guint64>(max_bytes), "min-percent", 50u, nullptr);
+  GstAppSrcCallbacks callbacks{};
+  callbacks.need_data = on_need_data;
+  gst_app_src_set_callbacks(appsrc, &callbacks, this, nullptr);
+
+  // x264enc also takes 4:4:4, which videoconvert would pick as closest to BGR; few players decode
+  // that profile, so the encoder is given 4:2:0 like cameras and streaming services produce. x264
+  // cannot encode 4:2:0 at an odd width or height, and the file keeps the input's size, so only
+  // those sizes fall back to 4:4:4.
+  const bool even = options.width % 2 == 0 && options.height % 2 == 0;
+  gst::CapsPtr chroma(
+      gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, even ? "I420" : "Y444", nullptr));
+  g_object_set(chroma_filter, "caps", chroma.get(), nullptr);
+
+  set_speed_preset(encoder, options.speed_preset);
+  if (options.bitrate_kbps > 0) {
+    g_object_set(encoder, "bitrate", static_cast<guint>(options.bitrate_kbps), nullptr);
+  } else {
+    // Constant quality at x264's default quantizer (the "pass" default is constant bitrate).
+    gst_util_set_object_arg(G_OBJECT(encoder), "pass", "qual");
+  }
+  // A keyframe about every two seconds keeps seeking in the result cheap.
+  const double fps = static_cast<double>(options.fps_num) / options.fps_den;
+  g_object_set(encoder, "key-int-max", static_cast<guint>(std::max(1.0, std::round(2 * fps))),
+               nullptr);
+  g_object_set(sink, "location", options.path.c_str(), nullptr);
+
+  for (std::size_t i = 0; i + 1 < kCount; ++i) {
+    if (!gst_element_link(elements[i], elements[i + 1])) {
+      throw RuntimeError(fmt::format("output '{}': cannot link {} to {}", options.path,
+                                     factories[i], factories[i + 1]));
+    }
+  }
+  bus.reset(gst_element_get_bus(pipeline.get()));
+}
+
+void VideoWriter::Impl::start() {
+  // appsrc is not live, so the pipeline only completes its change to PLAYING once data arrives;
+  // opening the file happens synchronously, which is what can fail here.
+  if (gst_element_set_state(pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    gst::MessagePtr message = gst::pop_error(bus.get());
+    throw ConfigError(fmt::format(
+        "cannot write output '{}': {}; choose a writable path with --output", options.path,
+        message ? gst::describe(message.get()) : "pipeline did not start"));
+  }
+  if (gst::MessagePtr message = gst::pop_error(bus.get())) {
+    throw ConfigError(
+        fmt::format("cannot write output '{}': {}", options.path, gst::describe(message.get())));
+  }
+}
+
+bool VideoWriter::Impl::failed() {
+  if (failure.empty()) {
+    if (gst::MessagePtr message = gst::pop_error(bus.get())) {
+      failure = fmt::format("encoding '{}' failed: {}", options.path, gst::describe(message.get()));
+    }
+  }
+  return !failure.empty();
+}
+
+void VideoWriter::Impl::wait_for_room() {
+  std::unique_lock lock(room_mutex);
+  for (;;) {
+    if (failed()) throw RuntimeError(failure);
+    if (gst_app_src_get_current_level_bytes(appsrc) < max_bytes) return;
+    room.wait_for(lock, kWaitSlice);
+  }
+}
+
+std::optional<std::string> VideoWriter::Impl::finish_quietly() {
+  if (finished) return std::nullopt;
+  finished = true;
+  std::optional<std::string> result;
+  // After an error no end of stream can come out of the pipeline, so there is nothing to wait for.
+  if (failed()) {
+    result = failure;
+  } else if (gst_app_src_end_of_stream(appsrc) != GST_FLOW_OK) {
+    result =
+        fmt::format("encoding '{}' failed: the encoder did not accept end of stream", options.path);
+  } else {
+    const auto deadline = std::chrono::steady_clock::now() + options.finish_timeout;
+    gst::MessagePtr ending = gst::wait_for_eos_or_error(bus.get(), deadline);
+    if (!ending) {
+      result = fmt::format("encoding '{}' did not finish within {} s; the file may be incomplete",
+                           options.path, options.finish_timeout.count());
+    } else if (GST_MESSAGE_TYPE(ending.get()) == GST_MESSAGE_ERROR) {
+      result = fmt::format("encoding '{}' failed while finishing: {}", options.path,
+                           gst::describe(ending.get()));
+    }
+  }
+  pipeline.reset();
+  return result;
+}
+
+VideoWriter::VideoWriter(VideoWriterOptions options) : impl_(std::make_unique<Impl>()) {
+  gst::ensure_initialized();
+  const std::string& path = options.path;
+  if (muxer_for(path) == nullptr) {
+    throw ConfigError(fmt::format(
+        "output '{}' has an unsupported extension; use .mp4, .m4v, .mov or .mkv", path));
+  }
+  if (options.width <= 0 || options.height <= 0) {
+    throw ConfigError(fmt::format("output '{}': frame size {}x{} is not valid", path, options.width,
+                                  options.height));
+  }
+  if (options.fps_num <= 0 || options.fps_den <= 0) {
+    // The stream did not state a rate; frames keep their own timestamps, the rest assumes 25.
+    options.fps_num = 25;
+    options.fps_den = 1;
+  }
+  check_writable(path);
+  impl_->period_ns = static_cast<std::int64_t>(1e9 * options.fps_den / options.fps_num);
+  impl_->options = std::move(options);
+  impl_->build();
+  impl_->start();
+}
+
+VideoWriter::~VideoWriter() {
+  if (!impl_) return;
+  try {
+    impl_->finish_quietly();
+  } catch (...) {
+    // A destructor must not throw; finish() is where failures are reported.
+  }
+}
+
+void VideoWriter::process(Frame& frame) {
+  if (frame.is_end() || frame.image.empty()) return;
+  Impl& impl = *impl_;
+  const std::string& file = impl.options.path;
+  if (impl.finished) throw RuntimeError(fmt::format("output '{}' is already finished", file));
+  if (frame.image.cols != impl.options.width || frame.image.rows != impl.options.height) {
+    throw RuntimeError(
+        fmt::format("output '{}' was opened for {}x{} frames but frame {} is {}x{}; a stream that "
+                    "changes size cannot be written to one file",
+                    file, impl.options.width, impl.options.height, frame.seq, frame.image.cols,
+                    frame.image.rows));
+  }
+  if (frame.image.type() != CV_8UC3) {
+    throw RuntimeError(fmt::format("output '{}': frame {} is not 8-bit BGR", file, frame.seq));
+  }
+  impl.wait_for_room();
+
+  // No copy, whatever the row stride: the video meta below tells GStreamer where rows start.
+  auto held = std::make_unique<HeldImage>(HeldImage{frame.image, frame.owner});
+  const cv::Mat& image = held->image;
+  const std::size_t row_bytes = static_cast<std::size_t>(image.cols) * image.elemSize();
+  const gsize size = image.step[0] * static_cast<std::size_t>(image.rows - 1) + row_bytes;
+  GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, image.data, size, 0,
+                                                  size, held.get(), release_held);
+  held.release();
+  // The caps alone imply rows padded to four bytes; the meta states the real stride, which
+  // differs for odd widths and for images that are a region of a larger one.
+  gsize offsets[GST_VIDEO_MAX_PLANES] = {0};
+  gint strides[GST_VIDEO_MAX_PLANES] = {static_cast<gint>(image.step[0])};
+  gst_buffer_add_video_meta_full(buffer, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_FORMAT_BGR,
+                                 static_cast<guint>(image.cols), static_cast<guint>(image.rows), 1,
+                                 offsets, strides);
+
+  // Timestamps start at zero in the file; a stream that jumps back (a live reconnect) is kept
+  // monotonic, which the encoder requires.
+  std::int64_t pts = frame.pts_ns >= 0 ? frame.pts_ns : frames_written_ * impl.period_ns;
+  if (impl.first_pts_ns < 0) impl.first_pts_ns = pts;
+  pts -= impl.first_pts_ns;
+  if (impl.last_pts_ns >= 0 && pts <= impl.last_pts_ns) pts = impl.last_pts_ns + impl.period_ns;
+  impl.last_pts_ns = pts;
+  GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(pts);
+  GST_BUFFER_DURATION(buffer) =
+      static_cast<GstClockTime>(frame.duration_ns > 0 ? frame.duration_ns : impl.period_ns);
+
+  const GstFlowReturn flow = gst_app_src_push_buffer(impl.appsrc, buffer);
+  if (flow != GST_FLOW_OK) {
+    if (!impl.failed()) {
+      impl.failure = fmt::format("encoding '{}' failed: {}", file, gst_flow_get_name(flow));
+    }
+    throw RuntimeError(impl.failure);
+  }
+  ++frames_written_;
+}
+
+void VideoWriter::finish() {
+  if (std::optional<std::string> failure = impl_->finish_quietly()) throw RuntimeError(*failure);
+}
+
+}  // namespace lookout

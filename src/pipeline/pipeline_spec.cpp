@@ -1,0 +1,28 @@
+#include "lookout/pipeline/pipeline_spec.h"
+
+#include <filesystem>
+#include <thread>
+
+namespace lookout {
+
+std::string expand_output_path(const std::string& path, const std::string& input) {
+  std::string name = input;
+  // For a URI, the stem comes from its last path segment, without any query.
+  if (const auto query = name.find_first_of("?#"); query != std::string::npos && name.find("://") != std::string::npos) {
+    name.erase(query);
+  }
+  std::string stem = std::filesystem::path(name).stem().string();
+  if (stem.empty()) stem = "stream";
+  std::string expanded = path;
+  for (auto at = expanded.find("{stem}"); at != std::string::npos; at = expanded.find("{stem}", at + stem.size())) {
+    expanded.replace(at, 6, stem);
+  }
+  return expanded;
+}
+
+std::size_t resolve_workers(std::size_t requested) {
+  if (requested > 0) return requested;
+  return std::max<std::size_t>(1, std::thread::hardware_concurrency());
+}
+
+}  // namespace lookout

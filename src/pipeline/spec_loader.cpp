@@ -1,0 +1,260 @@
+#include "lookout/pipeline/spec_loader.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/core.h>
+#include <yaml-cpp/yaml.h>
+
+#include "lookout/core/error.h"
+
+namespace lookout {
+namespace {
+
+const std::vector<std::string> kTopKeys{"input", "workers", "max_in_flight", "max_frames", "stages", "output"};
+const std::vector<std::string> kInputKeys{"uri"};
+const std::vector<std::string> kSpeedPresets{"ultrafast", "superfast", "veryfast", "faster", "fast",
+                                              "medium", "slow", "slower", "veryslow"};
+const std::vector<std::string> kOutputKeys{"video", "metadata", "annotate", "speed_preset", "bitrate"};
+
+// Collects every problem in a file so that one run of `lookout validate` shows them all.
+class Reader {
+ public:
+  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
+
+  std::string where(const YAML::Node& node) const {
+    const YAML::Mark mark = node.Mark();
+    if (mark.line < 0) return origin_;
+    return fmt::format("{}:{}:{}", origin_, mark.line + 1, mark.column + 1);
+  }
+
+  void error(const YAML::Node& node, const std::string& message) {
+    errors_.push_back(where(node) + ": " + message);
+  }
+
+  void unknown_key(const YAML::Node& key, const std::string& section, const std::vector<std::string>& known) {
+    std::string message = fmt::format("unknown key '{}' in {}", key.Scalar(), section);
+    if (auto suggestion = nearest(key.Scalar(), known)) {
+      message += fmt::format("; did you mean '{}'?", *suggestion);
+    } else {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      message += "; valid keys: " + list;
+    }
+    error(key, message);
+  }
+
+  std::optional<std::string> scalar(const YAML::Node& node, const std::string& what) {
+    if (!node.IsScalar()) {
+      error(node, fmt::format("'{}' must be a single value", what));
+      return std::nullopt;
+    }
+    return node.Scalar();
+  }
+
+  // A scalar, or a list of scalars joined with commas ("[8, 8]" -> "8,8"), as Options takes them.
+  std::optional<std::string> option_text(const YAML::Node& node, const std::string& key) {
+    if (node.IsScalar()) return node.Scalar();
+    if (node.IsSequence()) {
+      std::string joined;
+      for (const auto& item : node) {
+        if (!item.IsScalar()) {
+          error(item, fmt::format("option '{}' must be a value or a list of values", key));
+          return std::nullopt;
+        }
+        joined += (joined.empty() ? "" : ",") + item.Scalar();
+      }
+      return joined;
+    }
+    error(node, fmt::format("option '{}' must be a value or a list of values", key));
+    return std::nullopt;
+  }
+
+  template <typename T>
+  std::optional<T> integer(const YAML::Node& node, const std::string& key, T min, T max) {
+    long long value = 0;
+    const auto low = static_cast<long long>(min);
+    const auto high = static_cast<long long>(max);
+    if (!node.IsScalar() || !YAML::convert<long long>::decode(node, value) || value < low || value > high) {
+      error(node, fmt::format("'{}' must be a whole number from {} to {}, not '{}'", key, min, max,
+                              node.IsScalar() ? node.Scalar() : std::string("a list or mapping")));
+      return std::nullopt;
+    }
+    return static_cast<T>(value);
+  }
+
+  std::optional<bool> boolean(const YAML::Node& node, const std::string& key) {
+    bool value = false;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+      error(node, fmt::format("'{}' must be true or false", key));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  std::string origin_;
+  std::vector<std::string> errors_;
+};
+
+void read_input(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
+  if (node.IsMap()) {
+    for (const auto& entry : node) {
+      const std::string key = entry.first.Scalar();
+      if (key == "uri") {
+        if (auto value = reader.scalar(entry.second, "input.uri")) spec.input = *value;
+      } else {
+        reader.unknown_key(entry.first, "input", kInputKeys);
+      }
+    }
+  } else if (auto value = reader.scalar(node, "input")) {
+    spec.input = *value;
+  }
+}
+
+void read_stages(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
+  if (!node.IsSequence()) {
+    reader.error(node, "'stages' must be a list, each item a mapping such as {detector: hog}");
+    return;
+  }
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    ++index;
+    if (!item.IsMap()) {
+      reader.error(item, fmt::format("stage {} must be a mapping such as {{detector: hog}}", index));
+      continue;
+    }
+    const YAML::Node type = item["detector"];
+    if (!type) {
+      reader.error(item, fmt::format("stage {} has no 'detector' key; add one: detector: hog | cascade", index));
+      continue;
+    }
+    DetectorSpec stage;
+    if (auto value = reader.scalar(type, "detector")) stage.type = *value;
+    stage.options = Options(fmt::format("stage {} ({})", index, stage.type));
+    for (const auto& entry : item) {
+      const std::string key = entry.first.Scalar();
+      if (key == "detector") continue;
+      if (auto value = reader.option_text(entry.second, key)) {
+        stage.options.set(key, *value, reader.where(entry.second));
+      }
+    }
+    spec.stages.push_back(std::move(stage));
+  }
+}
+
+void read_output(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
+  if (!node.IsMap()) {
+    reader.error(node, "'output' must be a mapping with keys video, metadata, annotate, speed_preset, bitrate");
+    return;
+  }
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    if (key == "video") {
+      if (auto text = reader.scalar(value, "output.video")) spec.video_output = *text;
+    } else if (key == "metadata") {
+      if (auto text = reader.scalar(value, "output.metadata")) spec.metadata_output = *text;
+    } else if (key == "annotate") {
+      if (auto flag = reader.boolean(value, "output.annotate")) spec.annotate = *flag;
+    } else if (key == "speed_preset" || key == "bitrate") {
+      if (auto text = reader.scalar(value, "output." + key)) spec.video_options.set(key, *text, reader.where(value));
+    } else {
+      reader.unknown_key(entry.first, "output", kOutputKeys);
+    }
+  }
+}
+
+}  // namespace
+
+PipelineSpec parse_pipeline(const std::string& text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: not valid YAML: {}", origin, e.mark.line + 1,
+                                  e.mark.column + 1, e.msg));
+  }
+  if (!root.IsMap()) {
+    throw ConfigError(origin + ": a pipeline file is a mapping with the keys input, workers, "
+                      "max_in_flight, max_frames, stages and output; see pipelines/people.yaml");
+  }
+
+  PipelineSpec spec;
+  spec.origin = origin;
+  Reader reader(origin);
+  for (const auto& entry : root) {
+    const std::string key = entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    if (key == "input") {
+      read_input(reader, value, spec);
+    } else if (key == "workers") {
+      if (auto n = reader.integer<std::size_t>(value, key, 0, 256)) spec.workers = *n;
+    } else if (key == "max_in_flight") {
+      if (auto n = reader.integer<std::size_t>(value, key, 0, 4096)) spec.max_in_flight = *n;
+    } else if (key == "max_frames") {
+      if (auto n = reader.integer<std::int64_t>(value, key, -1, std::int64_t{1} << 40)) spec.max_frames = *n;
+    } else if (key == "stages") {
+      read_stages(reader, value, spec);
+    } else if (key == "output") {
+      read_output(reader, value, spec);
+    } else {
+      reader.unknown_key(entry.first, "the pipeline", kTopKeys);
+    }
+  }
+  spec.problems = reader.errors();
+  return spec;
+}
+
+PipelineSpec load_pipeline_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    throw ConfigError(fmt::format("cannot read pipeline file '{}'; check the path (ready ones are in pipelines/)", path));
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  return parse_pipeline(text.str(), path);
+}
+
+ValidatedPipeline validate_pipeline(PipelineSpec spec) {
+  std::vector<std::string> errors = spec.problems;
+  ValidatedPipeline validated;
+  if (spec.input.empty()) {
+    errors.push_back(spec.origin + ": no input; name one with --input or 'input:' in the pipeline file");
+  }
+  if (spec.stages.empty()) {
+    errors.push_back(spec.origin + ": no stages; add one with --detector hog or a 'stages:' list");
+  }
+  for (const auto& stage : spec.stages) {
+    try {
+      validated.factories.push_back(make_detector_factory(stage));
+    } catch (const ConfigError& e) {
+      errors.push_back(e.what());
+    }
+  }
+  try {
+    Options& video = spec.video_options;
+    validated.speed_preset = video.get_string("speed_preset", validated.speed_preset);
+    if (std::find(kSpeedPresets.begin(), kSpeedPresets.end(), validated.speed_preset) == kSpeedPresets.end()) {
+      std::string list;
+      for (const auto& preset : kSpeedPresets) list += (list.empty() ? "" : ", ") + preset;
+      throw ConfigError(fmt::format("output: speed_preset '{}' is not an x264 preset; use one of {}",
+                                    validated.speed_preset, list));
+    }
+    validated.bitrate_kbps = video.get_int("bitrate", 0, 0, 1'000'000);
+    video.check_all_used({"speed_preset", "bitrate"});
+  } catch (const ConfigError& e) {
+    errors.push_back(e.what());
+  }
+  if (!errors.empty()) {
+    std::string message;
+    for (const auto& error : errors) message += (message.empty() ? "" : "\n") + error;
+    throw ConfigError(message);
+  }
+  return validated;
+}
+
+}  // namespace lookout

@@ -22,7 +22,8 @@ void drain(int fd, std::string& into, bool& open) {
 }
 }  // namespace
 
-ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
+ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::seconds timeout,
+                          SignalPlan plan) {
   int out_pipe[2];
   int err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -47,8 +48,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::sec
   ProcessResult result;
   bool out_open = true;
   bool err_open = true;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + timeout;
+  bool signalled = plan.signal == 0;
   while (out_open || err_open) {
+    if (!signalled && std::chrono::steady_clock::now() - started >= plan.after) {
+      ::kill(pid, plan.signal);
+      signalled = true;
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
@@ -57,7 +64,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::sec
       break;
     }
     pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-    const int ready = ::poll(fds, 2, static_cast<int>(std::min<long>(left.count(), 1000)));
+    const int ready = ::poll(fds, 2, static_cast<int>(std::min<long>(left.count(), signalled ? 1000 : 20)));
     if (ready < 0 && errno != EINTR) break;
     if (out_open && (fds[0].revents & (POLLIN | POLLHUP))) drain(out_pipe[0], result.out, out_open);
     if (err_open && (fds[1].revents & (POLLIN | POLLHUP))) drain(err_pipe[0], result.err, err_open);
@@ -74,10 +81,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::sec
   return result;
 }
 
-ProcessResult run_lookout(const std::vector<std::string>& args, std::chrono::seconds timeout) {
+ProcessResult run_lookout(const std::vector<std::string>& args, std::chrono::seconds timeout,
+                          SignalPlan plan) {
   std::vector<std::string> argv{LOOKOUT_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_process(argv, timeout);
+  return run_process(argv, timeout, plan);
 }
 
 }  // namespace lookout::testing

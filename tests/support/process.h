@@ -16,11 +16,19 @@ struct ProcessResult {
   std::string err;
 };
 
+// A signal to send to the process once `after` has passed (e.g. SIGINT to test Ctrl-C).
+struct SignalPlan {
+  int signal = 0;
+  std::chrono::milliseconds after{0};
+};
+
 ProcessResult run_process(const std::vector<std::string>& argv,
-                          std::chrono::seconds timeout = std::chrono::seconds(300));
+                          std::chrono::seconds timeout = std::chrono::seconds(300),
+                          SignalPlan plan = {});
 
 // Runs the built `lookout` binary with `args`.
 ProcessResult run_lookout(const std::vector<std::string>& args,
-                          std::chrono::seconds timeout = std::chrono::seconds(600));
+                          std::chrono::seconds timeout = std::chrono::seconds(600),
+                          SignalPlan plan = {});
 
 }  // namespace lookout::testing

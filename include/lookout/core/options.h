@@ -40,6 +40,10 @@ class Options {
   // Throws ConfigError naming every key no getter asked for, with the nearest of `known_keys`.
   void check_all_used(const std::vector<std::string>& known_keys) const;
 
+  // Throws ConfigError for `key` (which must be set) with the place, key, value and `expected`:
+  // for checks the typed getters cannot express (exclusive bounds, relations between keys).
+  [[noreturn]] void reject(const std::string& key, const std::string& expected) const;
+
  private:
   struct Value {
     std::string text;
