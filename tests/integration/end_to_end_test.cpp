@@ -2,8 +2,6 @@
 // OpenCV (independently of lookout's own capture code) and their frames counted.
 
 #include <csignal>
-#include <filesystem>
-#include <map>
 
 #include <gtest/gtest.h>
 #include <opencv2/videoio.hpp>
@@ -19,112 +17,6 @@ using namespace std::chrono_literals;
 using testing::count_frames;
 using testing::read_jsonl;
 using testing::run_lookout;
-
-struct PeopleRun {
-  testing::ProcessResult process;
-  std::string video;
-  std::string metadata;
-};
-
-PeopleRun run_people(const std::string& input, const std::string& dir, int workers) {
-  PeopleRun run;
-  run.video = dir + "/people-" + std::to_string(workers) + ".mp4";
-  run.metadata = dir + "/people-" + std::to_string(workers) + ".jsonl";
-  run.process = run_lookout({"run", std::string(LOOKOUT_SOURCE_DIR) + "/pipelines/people.yaml", "--input", input,
-                             "--workers", std::to_string(workers), "--output", run.video, "--metadata",
-                             run.metadata});
-  return run;
-}
-
-// The people pipeline on vtest.avi (795 frames), or on its first 40 frames in short runs, with 2
-// workers; run once and shared by the tests below, since hog on every frame takes a while.
-class PeopleEndToEnd : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new std::string(testing::make_temp_dir("people"));
-    input_ = new std::string(testing::sample_path("vtest.avi"));
-    expected_frames_ = 795;
-    if (testing::short_run()) {
-      *input_ = *dir_ + "/vtest-40.avi";
-      testing::cut_clip(testing::sample_path("vtest.avi"), *input_, 40);
-      expected_frames_ = 40;
-    }
-    two_ = new PeopleRun(run_people(*input_, *dir_, 2));
-  }
-  static void TearDownTestSuite() {
-    delete two_;
-    delete input_;
-    delete dir_;
-  }
-
-  static std::string* dir_;
-  static std::string* input_;
-  static PeopleRun* two_;
-  static std::int64_t expected_frames_;
-};
-std::string* PeopleEndToEnd::dir_ = nullptr;
-std::string* PeopleEndToEnd::input_ = nullptr;
-PeopleRun* PeopleEndToEnd::two_ = nullptr;
-std::int64_t PeopleEndToEnd::expected_frames_ = 0;
-
-TEST_F(PeopleEndToEnd, ExitsCleanlyAndAccountsForEveryFrame) {
-  ASSERT_EQ(two_->process.exit_code, 0) << two_->process.err;
-  const std::string n = std::to_string(expected_frames_);
-  EXPECT_NE(two_->process.out.find(n + " in, " + n + " processed, 0 dropped, 0 failed"), std::string::npos)
-      << two_->process.out;
-  for (const char* stage : {"detect (hog)", "reorder", "annotate", "encode", "metadata", "end-to-end"}) {
-    EXPECT_NE(two_->process.out.find(stage), std::string::npos) << stage << " missing from\n" << two_->process.out;
-  }
-}
-
-TEST_F(PeopleEndToEnd, VideoReadsBackWithEveryFrameAtInputSize) {
-  ASSERT_EQ(two_->process.exit_code, 0) << two_->process.err;
-  EXPECT_EQ(count_frames(two_->video), expected_frames_);
-  cv::VideoCapture capture(two_->video);
-  EXPECT_EQ(capture.get(cv::CAP_PROP_FRAME_WIDTH), 768);
-  EXPECT_EQ(capture.get(cv::CAP_PROP_FRAME_HEIGHT), 576);
-}
-
-TEST_F(PeopleEndToEnd, MetadataHasOneLinePerFrameInOrderWithPeople) {
-  ASSERT_EQ(two_->process.exit_code, 0) << two_->process.err;
-  const auto lines = read_jsonl(two_->metadata);
-  ASSERT_EQ(static_cast<std::int64_t>(lines.size()), expected_frames_);
-  double last_pts = -1;
-  std::int64_t frames_with_people = 0;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const auto& line = lines[i];
-    ASSERT_EQ(line.at("seq").get<std::int64_t>(), static_cast<std::int64_t>(i));
-    EXPECT_EQ(line.at("stream").get<int>(), 0);
-    EXPECT_EQ(line.at("status").get<std::string>(), "ok");
-    const double pts = line.at("pts").get<double>();
-    EXPECT_GT(pts, last_pts);
-    last_pts = pts;
-    for (const auto& detection : line.at("detections")) {
-      EXPECT_EQ(detection.at("label").get<std::string>(), "person");
-      const auto& box = detection.at("box");
-      EXPECT_GE(box.at("x").get<int>() + box.at("w").get<int>(), 0);
-      EXPECT_LE(box.at("y").get<int>(), 576);
-      EXPECT_GT(box.at("w").get<int>(), 0);
-    }
-    frames_with_people += !line.at("detections").empty();
-  }
-  // People walk through vtest.avi from start to end.
-  EXPECT_GT(frames_with_people, expected_frames_ * 3 / 4);
-}
-
-TEST_F(PeopleEndToEnd, DetectionsAreIdenticalWithOneTwoAndFourWorkers) {
-  ASSERT_EQ(two_->process.exit_code, 0) << two_->process.err;
-  const auto two = read_jsonl(two_->metadata);
-  for (int workers : {1, 4}) {
-    const PeopleRun run = run_people(*input_, *dir_, workers);
-    ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
-    const auto lines = read_jsonl(run.metadata);
-    ASSERT_EQ(lines.size(), two.size()) << workers << " workers";
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      ASSERT_EQ(lines[i].at("detections"), two[i].at("detections")) << "frame " << i << ", " << workers << " workers";
-    }
-  }
-}
 
 TEST(FacesEndToEnd, FaceCascadeFindsAFaceInMostFramesOfMegamind) {
   const std::string dir = testing::make_temp_dir("faces");
