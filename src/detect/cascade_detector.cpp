@@ -1,7 +1,6 @@
 #include "cascade_detector.h"
 
 #include <algorithm>
-#include <tuple>
 
 #include <opencv2/imgproc.hpp>
 
@@ -64,10 +63,7 @@ std::vector<Detection> CascadeDetector::detect(const cv::Mat& image) {
   }
   // The classifier gathers windows from parallel strips when OpenCV's pool is on; sorting makes
   // the order independent of thread timing.
-  std::sort(detections.begin(), detections.end(), [](const Detection& a, const Detection& b) {
-    return std::make_tuple(a.box.y, a.box.x, a.box.width, a.box.height, a.score) <
-           std::make_tuple(b.box.y, b.box.x, b.box.width, b.box.height, b.score);
-  });
+  sort_by_position(detections);
   return detections;
 }
 

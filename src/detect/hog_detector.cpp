@@ -1,7 +1,6 @@
 #include "hog_detector.h"
 
 #include <algorithm>
-#include <tuple>
 #include <utility>
 
 namespace lookout {
@@ -30,10 +29,7 @@ std::vector<Detection> HogDetector::detect(const cv::Mat& image) {
   }
   // HOG collects windows per scale in parallel when OpenCV's pool is on, so the raw order can
   // depend on thread timing; a total order makes the result a function of the image alone.
-  std::sort(detections.begin(), detections.end(), [](const Detection& a, const Detection& b) {
-    return std::make_tuple(a.box.y, a.box.x, a.box.width, a.box.height, a.score) <
-           std::make_tuple(b.box.y, b.box.x, b.box.width, b.box.height, b.score);
-  });
+  sort_by_position(detections);
   return detections;
 }
 

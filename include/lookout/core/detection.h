@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <opencv2/core/types.hpp>
 
@@ -22,5 +23,9 @@ struct Detection {
            a.track_id == b.track_id && a.text == b.text;
   }
 };
+
+// Sorts by position (y, x, width, height, then score), a total order that makes a detector's output a
+// function of the image alone, whatever order its internals gathered boxes in.
+void sort_by_position(std::vector<Detection>& detections);
 
 }  // namespace lookout

@@ -3,18 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "lookout/core/error.h"
+#include "support/errors.h"
 
 namespace lookout {
 namespace {
 
-std::string config_error(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::config_error;
 
 TEST(Options, ParsesTypedValuesAndFallsBack) {
   Options options("stage 1 (hog)");
