@@ -16,8 +16,11 @@ void ReorderBuffer::insert(Frame frame) {
     throw std::logic_error("ReorderBuffer: seq " + std::to_string(seq) +
                            " was already released (next is " + std::to_string(next_seq_) + ")");
   }
-  // The end-of-stream marker is not a frame in flight, so it may take one place beyond the bound.
-  if (pending_.size() >= capacity_ + (frame.is_end() ? 1 : 0)) {
+  // The end-of-stream marker is not a frame in flight, so it takes a place beyond the bound. It
+  // can arrive before the last frames do: channels keep order per producer only.
+  const bool end_pending = !pending_.empty() && pending_.rbegin()->second.is_end();
+  const std::size_t frames_pending = pending_.size() - (end_pending ? 1 : 0);
+  if (!frame.is_end() && frames_pending >= capacity_) {
     throw std::logic_error("ReorderBuffer: more than " + std::to_string(capacity_) +
                            " frames in flight (seq " + std::to_string(seq) + ")");
   }

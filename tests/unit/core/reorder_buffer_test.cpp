@@ -60,6 +60,17 @@ TEST(ReorderBuffer, ReleasesEndOfStreamLast) {
   EXPECT_TRUE(end->is_end());
 }
 
+TEST(ReorderBuffer, EndOfStreamArrivingEarlyTakesNoFramePlace) {
+  ReorderBuffer buffer(2);
+  buffer.insert(Frame::end_of_stream(0, 2));
+  buffer.insert(frame_with_seq(1));
+  buffer.insert(frame_with_seq(0));
+  EXPECT_THROW(buffer.insert(frame_with_seq(7)), std::logic_error);
+  EXPECT_EQ(buffer.pop_ready()->seq, 0);
+  EXPECT_EQ(buffer.pop_ready()->seq, 1);
+  EXPECT_TRUE(buffer.pop_ready()->is_end());
+}
+
 TEST(ReorderBuffer, RejectsDuplicatesReleasedSeqsAndOverflow) {
   ReorderBuffer buffer(2);
   buffer.insert(frame_with_seq(0));
