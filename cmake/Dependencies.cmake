@@ -16,4 +16,6 @@ target_include_directories(lookout_concurrentqueue SYSTEM INTERFACE ${CONCURRENT
 
 if(LOOKOUT_BUILD_TESTS)
   find_package(GTest REQUIRED)
+  # The tests' RTSP server (libgstrtspserver-1.0-dev); lookout itself plays RTSP through rtspsrc.
+  pkg_check_modules(GST_RTSP REQUIRED IMPORTED_TARGET gstreamer-rtsp-server-1.0)
 endif()

@@ -13,6 +13,7 @@
 
 #include "lookout/core/error.h"
 #include "lookout/detect/detector.h"
+#include "lookout/output/video_writer.h"
 #include "lookout/pipeline/runner.h"
 #include "lookout/pipeline/spec_loader.h"
 
@@ -41,6 +42,15 @@ struct RunFlags {
   std::string metadata;
   int workers = -1;
   long long frames = -1;
+  int segment_seconds = -1;  // -1: the pipeline file's (default: one file)
+  int fragment_ms = -1;      // -1: the pipeline file's (default: an ordinary mp4)
+  // Input options; unset ones (empty, -1, false) leave the pipeline file's.
+  bool realtime = false;
+  std::string transport;
+  int latency = -1;
+  int width = -1;
+  int height = -1;
+  int fps = -1;
 };
 
 lookout::PipelineSpec build_spec(const RunFlags& flags) {
@@ -58,6 +68,17 @@ lookout::PipelineSpec build_spec(const RunFlags& flags) {
   if (!flags.metadata.empty()) spec.metadata_output = flags.metadata;
   if (flags.workers >= 0) spec.workers = static_cast<std::size_t>(flags.workers);
   if (flags.frames >= 0) spec.max_frames = flags.frames;
+  if (flags.segment_seconds >= 0) {
+    spec.video_options.set("segment_seconds", std::to_string(flags.segment_seconds), "--segment");
+  }
+  if (flags.fragment_ms >= 0) spec.video_options.set("fragment_ms", std::to_string(flags.fragment_ms), "--fragment-ms");
+  lookout::Options& input = spec.input_options;
+  if (flags.realtime) input.set("realtime", "true", "--realtime");
+  if (!flags.transport.empty()) input.set("transport", flags.transport, "--transport");
+  if (flags.latency >= 0) input.set("latency", std::to_string(flags.latency), "--latency");
+  if (flags.width >= 0) input.set("width", std::to_string(flags.width), "--width");
+  if (flags.height >= 0) input.set("height", std::to_string(flags.height), "--height");
+  if (flags.fps >= 0) input.set("fps", std::to_string(flags.fps), "--fps");
 
   // --detector replaces the file's stages; --opt and --cascade then set that detector's options,
   // or, with a pipeline file and no --detector, those of the file's first stage.
@@ -119,7 +140,15 @@ int main(int argc, char** argv) {
   RunFlags flags;
   CLI::App* run = app.add_subcommand("run", "Run a pipeline file, or a single detector on an input");
   run->add_option("pipeline", flags.pipeline_file, "Pipeline file (YAML), e.g. pipelines/people.yaml");
-  run->add_option("--input,-i", flags.input, "Input path or URI (overrides the file's)");
+  run->add_option("--input,-i", flags.input,
+                  "Input: path, URI (file, http, rtsp), test[:PATTERN], /dev/videoN or gst:DESCRIPTION "
+                  "(overrides the file's)");
+  run->add_flag("--realtime", flags.realtime, "Replay a file input at its own frame rate, as if live");
+  run->add_option("--transport", flags.transport, "RTSP transport: tcp|udp|auto (default auto)");
+  run->add_option("--latency", flags.latency, "RTSP jitter buffer in ms (default 200)")->check(CLI::Range(0, 60000));
+  run->add_option("--width", flags.width, "Width for test: and /dev/video inputs")->check(CLI::Range(1, 16384));
+  run->add_option("--height", flags.height, "Height for test: and /dev/video inputs")->check(CLI::Range(1, 16384));
+  run->add_option("--fps", flags.fps, "Frame rate for test: and /dev/video inputs")->check(CLI::Range(1, 1000));
   run->add_option("--detector,-d", flags.detector, "Detector: " + types + " (replaces the file's stages)");
   run->add_option("--cascade", flags.cascade, "Cascade XML for --detector cascade");
   run->add_option("--opt", flags.opts, "Detector option KEY=VALUE (repeatable), as in pipeline files");
@@ -127,6 +156,12 @@ int main(int argc, char** argv) {
   run->add_option("--metadata,-m", flags.metadata, "Detections as JSON Lines");
   run->add_option("--workers,-w", flags.workers, "Detector worker threads (0: one per core)")->check(CLI::Range(0, 256));
   run->add_option("--frames", flags.frames, "Stop after N frames")->check(CLI::Range(0LL, 1LL << 40));
+  run->add_option("--segment", flags.segment_seconds, "Write the video as consecutive files of about SECONDS each")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(1, lookout::kMaxSegmentSeconds));
+  run->add_option("--fragment-ms", flags.fragment_ms, "Fragmented mp4, a fragment every MS (0: ordinary mp4)")
+      ->type_name("MS")
+      ->check(CLI::Range(0, lookout::kMaxFragmentMs));
 
   std::string validate_path;
   CLI::App* validate = app.add_subcommand("validate", "Check a pipeline file and its options without running it");

@@ -72,7 +72,57 @@ void set_speed_preset(GstElement* encoder, const std::string& preset) {
   gst_util_set_object_arg(G_OBJECT(encoder), "speed-preset", preset.c_str());
 }
 
+// Writes every buffer straight to the file: filesink's default buffering holds back up to 64 KiB,
+// which for a killed mkv or fragmented mp4 is the last seconds of video or, early on, all of it.
+void configure_file_sink(GstElement* sink, const std::string& path) {
+  gst_util_set_object_arg(G_OBJECT(sink), "buffer-mode", "unbuffered");
+  if (!path.empty()) g_object_set(sink, "location", path.c_str(), nullptr);
+}
+
+// The printf-style pattern splitmuxsink expands into segment_path()'s names; a '%' in the path
+// itself must not be read as a conversion.
+std::string segment_pattern(const std::string& path) {
+  std::string escaped;
+  for (char c : path) escaped += c == '%' ? std::string("%%") : std::string(1, c);
+  const std::filesystem::path as_path(escaped);
+  const std::string extension = as_path.extension().string();
+  return escaped.substr(0, escaped.size() - extension.size()) + ".%05d" + extension;
+}
+
+void check_options(const VideoWriterOptions& options) {
+  const std::string& path = options.path;
+  if (options.fragment_ms < 0 || options.fragment_ms > kMaxFragmentMs) {
+    throw ConfigError(fmt::format(
+        "output '{}': fragment_ms {} is out of range; use 0 (an ordinary mp4) or 1 to {} ms", path,
+        options.fragment_ms, kMaxFragmentMs));
+  }
+  if (options.segment_seconds < 0 || options.segment_seconds > kMaxSegmentSeconds) {
+    throw ConfigError(fmt::format(
+        "output '{}': segment_seconds {} is out of range; use 0 (one file) or 1 to {} s", path,
+        options.segment_seconds, kMaxSegmentSeconds));
+  }
+  if (options.fragment_ms > 0 && std::strcmp(muxer_for(path), "mp4mux") != 0) {
+    throw ConfigError(fmt::format(
+        "output '{}': fragment_ms {} applies to .mp4, .m4v and .mov only; an .mkv file survives a "
+        "crash without it, so set fragment_ms to 0",
+        path, options.fragment_ms));
+  }
+  if (options.fragment_ms > 0 && options.segment_seconds > 0) {
+    throw ConfigError(fmt::format(
+        "output '{}': segment_seconds {} and fragment_ms {} cannot be combined; every segment is "
+        "finalised as it closes, so drop fragment_ms (or write .mkv segments, which also survive a "
+        "kill)",
+        path, options.segment_seconds, options.fragment_ms));
+  }
+}
+
 }  // namespace
+
+std::string segment_path(const std::string& path, int index) {
+  const std::string extension = std::filesystem::path(path).extension().string();
+  return fmt::format("{}.{:05d}{}", path.substr(0, path.size() - extension.size()), index,
+                     extension);
+}
 
 struct VideoWriter::Impl {
   VideoWriterOptions options;
@@ -93,6 +143,8 @@ struct VideoWriter::Impl {
   gst::BusPtr bus;
 
   void build();
+  void configure_muxer(GstElement* muxer) const;
+  void configure_segments(GstElement* splitter, const char* muxer_name) const;
   void start();
   void wait_for_room();
   // Takes a pending bus ERROR, if any, into `failure`; true if the pipeline has failed.
@@ -109,19 +161,23 @@ void VideoWriter::Impl::on_need_data(GstAppSrc* /*src*/, guint /*length*/, gpoin
 
 void VideoWriter::Impl::build() {
   const char* muxer_name = muxer_for(options.path);
+  const bool segmented = options.segment_seconds > 0;
   pipeline.reset(gst_pipeline_new("encode"));
-  const char* factories[] = {"appsrc",    "videoconvert", "capsfilter", "x264enc",
-                             "h264parse", muxer_name,     "filesink"};
-  constexpr std::size_t kCount = sizeof factories / sizeof factories[0];
-  GstElement* elements[kCount] = {};
-  for (std::size_t i = 0; i < kCount; ++i) {
+  // With segments, the muxer and the file sink live inside splitmuxsink, which makes a new file
+  // (and resets the muxer) for every segment.
+  const char* factories[] = {"appsrc",  "videoconvert", "capsfilter",
+                             "x264enc", "h264parse",    segmented ? "splitmuxsink" : muxer_name,
+                             "filesink"};
+  constexpr std::size_t kMost = sizeof factories / sizeof factories[0];
+  const std::size_t count = segmented ? kMost - 1 : kMost;
+  GstElement* elements[kMost] = {};
+  for (std::size_t i = 0; i < count; ++i) {
     elements[i] = gst::make_element(factories[i], factories[i]);
     gst_bin_add(GST_BIN(pipeline.get()), elements[i]);
   }
   GstElement* source = elements[0];
   GstElement* chroma_filter = elements[2];
   GstElement* encoder = elements[3];
-  GstElement* sink = elements[kCount - 1];
   appsrc = GST_APP_SRC(source);
 
   gst::CapsPtr caps(gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGR", "width",
@@ -154,19 +210,50 @@ void VideoWriter::Impl::build() {
     // Constant quality at x264's default quantizer (the "pass" default is constant bitrate).
     gst_util_set_object_arg(G_OBJECT(encoder), "pass", "qual");
   }
-  // A keyframe about every two seconds keeps seeking in the result cheap.
+  // A keyframe about every two seconds keeps seeking in the result cheap. splitmuxsink can only
+  // cut at a keyframe, so segments shorter than that need one at least once a segment.
   const double fps = static_cast<double>(options.fps_num) / options.fps_den;
-  g_object_set(encoder, "key-int-max", static_cast<guint>(std::max(1.0, std::round(2 * fps))),
-               nullptr);
-  g_object_set(sink, "location", options.path.c_str(), nullptr);
+  const double key_seconds = segmented ? std::min(2.0, 1.0 * options.segment_seconds) : 2.0;
+  g_object_set(encoder, "key-int-max",
+               static_cast<guint>(std::max(1.0, std::round(key_seconds * fps))), nullptr);
 
-  for (std::size_t i = 0; i + 1 < kCount; ++i) {
+  if (segmented) {
+    configure_segments(elements[5], muxer_name);
+  } else {
+    configure_muxer(elements[5]);
+    configure_file_sink(elements[6], options.path);
+  }
+
+  for (std::size_t i = 0; i + 1 < count; ++i) {
     if (!gst_element_link(elements[i], elements[i + 1])) {
       throw RuntimeError(fmt::format("output '{}': cannot link {} to {}", options.path,
                                      factories[i], factories[i + 1]));
     }
   }
   bus.reset(gst_element_get_bus(pipeline.get()));
+}
+
+void VideoWriter::Impl::configure_muxer(GstElement* muxer) const {
+  if (std::strcmp(muxer_for(options.path), "matroskamux") == 0) {
+    // A cluster is what a player can read back from a killed file, so one closes about every
+    // second, keyframe or not (the default allows clusters of a minute).
+    g_object_set(muxer, "min-cluster-duration", static_cast<gint64>(GST_SECOND),
+                 "max-cluster-duration", static_cast<gint64>(GST_SECOND), nullptr);
+  } else if (options.fragment_ms > 0) {
+    g_object_set(muxer, "fragment-duration", static_cast<guint>(options.fragment_ms), nullptr);
+  }
+}
+
+void VideoWriter::Impl::configure_segments(GstElement* splitter, const char* muxer_name) const {
+  GstElement* muxer = gst::make_element(muxer_name, muxer_name);
+  configure_muxer(muxer);
+  GstElement* sink = gst::make_element("filesink", "filesink");
+  configure_file_sink(sink, "");
+  // splitmuxsink takes ownership of the floating muxer and sink, and sets the sink's location
+  // itself for every segment from the pattern.
+  g_object_set(splitter, "muxer", muxer, "sink", sink, "location",
+               segment_pattern(options.path).c_str(), "max-size-time",
+               static_cast<guint64>(options.segment_seconds) * GST_SECOND, nullptr);
 }
 
 void VideoWriter::Impl::start() {
@@ -243,7 +330,9 @@ VideoWriter::VideoWriter(VideoWriterOptions options) : impl_(std::make_unique<Im
     options.fps_num = 25;
     options.fps_den = 1;
   }
-  check_writable(path);
+  check_options(options);
+  // splitmuxsink opens the files itself, later; the first one stands for all of them here.
+  check_writable(options.segment_seconds > 0 ? segment_path(path, 0) : path);
   impl_->period_ns = static_cast<std::int64_t>(1e9 * options.fps_den / options.fps_num);
   impl_->options = std::move(options);
   impl_->build();

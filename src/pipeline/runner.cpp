@@ -41,7 +41,7 @@ RunResult run_pipeline(const PipelineSpec& spec, const std::atomic<bool>& stop) 
 
   RunResult result;
   result.workers = resolve_workers(spec.workers);
-  std::unique_ptr<Source> source = open_source(SourceOptions{spec.input});
+  std::unique_ptr<Source> source = open_source(validated.source);
   result.input = source->info();
 
   std::vector<std::unique_ptr<SerialStage>> serial;
@@ -59,8 +59,13 @@ RunResult run_pipeline(const PipelineSpec& spec, const std::atomic<bool>& stop) 
     }
     options.speed_preset = validated.speed_preset;
     options.bitrate_kbps = validated.bitrate_kbps;
+    options.fragment_ms = validated.fragment_ms;
+    options.segment_seconds = validated.segment_seconds;
     serial.push_back(std::make_unique<VideoWriter>(options));
-    result.outputs.push_back(path);
+    result.outputs.push_back(options.segment_seconds > 0
+                                 ? fmt::format("{}, {}, ... ({} s segments)", segment_path(path, 0),
+                                               segment_path(path, 1), options.segment_seconds)
+                                 : path);
   }
   if (!spec.metadata_output.empty()) {
     const std::string path = expand_output_path(spec.metadata_output, spec.input);

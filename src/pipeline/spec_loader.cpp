@@ -8,15 +8,18 @@
 #include <yaml-cpp/yaml.h>
 
 #include "lookout/core/error.h"
+#include "lookout/output/video_writer.h"
 
 namespace lookout {
 namespace {
 
 const std::vector<std::string> kTopKeys{"input", "workers", "max_in_flight", "max_frames", "stages", "output"};
-const std::vector<std::string> kInputKeys{"uri"};
+const std::vector<std::string> kInputKeys{"uri", "transport", "latency", "width", "height", "fps", "realtime"};
+const std::vector<std::string> kTransports{"auto", "tcp", "udp"};
 const std::vector<std::string> kSpeedPresets{"ultrafast", "superfast", "veryfast", "faster", "fast",
                                               "medium", "slow", "slower", "veryslow"};
-const std::vector<std::string> kOutputKeys{"video", "metadata", "annotate", "speed_preset", "bitrate"};
+const std::vector<std::string> kOutputKeys{"video",   "metadata",    "annotate",       "speed_preset",
+                                           "bitrate", "fragment_ms", "segment_seconds"};
 
 // Collects every problem in a file so that one run of `lookout validate` shows them all.
 class Reader {
@@ -106,6 +109,10 @@ void read_input(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
       const std::string key = entry.first.Scalar();
       if (key == "uri") {
         if (auto value = reader.scalar(entry.second, "input.uri")) spec.input = *value;
+      } else if (std::find(kInputKeys.begin(), kInputKeys.end(), key) != kInputKeys.end()) {
+        if (auto value = reader.scalar(entry.second, "input." + key)) {
+          spec.input_options.set(key, *value, reader.where(entry.second));
+        }
       } else {
         reader.unknown_key(entry.first, "input", kInputKeys);
       }
@@ -148,7 +155,8 @@ void read_stages(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
 
 void read_output(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
   if (!node.IsMap()) {
-    reader.error(node, "'output' must be a mapping with keys video, metadata, annotate, speed_preset, bitrate");
+    reader.error(node, "'output' must be a mapping with keys video, metadata, annotate, speed_preset, bitrate, "
+                       "fragment_ms, segment_seconds");
     return;
   }
   for (const auto& entry : node) {
@@ -160,7 +168,7 @@ void read_output(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
       if (auto text = reader.scalar(value, "output.metadata")) spec.metadata_output = *text;
     } else if (key == "annotate") {
       if (auto flag = reader.boolean(value, "output.annotate")) spec.annotate = *flag;
-    } else if (key == "speed_preset" || key == "bitrate") {
+    } else if (key == "speed_preset" || key == "bitrate" || key == "fragment_ms" || key == "segment_seconds") {
       if (auto text = reader.scalar(value, "output." + key)) spec.video_options.set(key, *text, reader.where(value));
     } else {
       reader.unknown_key(entry.first, "output", kOutputKeys);
@@ -228,6 +236,26 @@ ValidatedPipeline validate_pipeline(PipelineSpec spec) {
   if (spec.stages.empty()) {
     errors.push_back(spec.origin + ": no stages; add one with --detector hog or a 'stages:' list");
   }
+  try {
+    Options& input = spec.input_options;
+    SourceOptions& source = validated.source;
+    source.input = spec.input;
+    const std::string transport = input.get_string("transport", "auto");
+    if (std::find(kTransports.begin(), kTransports.end(), transport) == kTransports.end()) {
+      input.reject("transport", "tcp, udp or auto");
+    }
+    source.transport = transport == "tcp"   ? RtspTransport::kTcp
+                       : transport == "udp" ? RtspTransport::kUdp
+                                            : RtspTransport::kAuto;
+    source.latency_ms = input.get_int("latency", source.latency_ms, 0, 60'000);
+    source.width = input.get_int("width", 0, 0, 16384);
+    source.height = input.get_int("height", 0, 0, 16384);
+    source.fps = input.get_int("fps", 0, 0, 1000);
+    source.realtime = input.get_bool("realtime", false);
+    input.check_all_used(kInputKeys);
+  } catch (const ConfigError& e) {
+    errors.push_back(e.what());
+  }
   for (const auto& stage : spec.stages) {
     try {
       validated.factories.push_back(make_detector_factory(stage));
@@ -245,7 +273,14 @@ ValidatedPipeline validate_pipeline(PipelineSpec spec) {
                                     validated.speed_preset, list));
     }
     validated.bitrate_kbps = video.get_int("bitrate", 0, 0, 1'000'000);
-    video.check_all_used({"speed_preset", "bitrate"});
+    validated.fragment_ms = video.get_int("fragment_ms", 0, 0, kMaxFragmentMs);
+    validated.segment_seconds = video.get_int("segment_seconds", 0, 0, kMaxSegmentSeconds);
+    // Each segment is finalised as the next begins, so fragmenting them would add nothing.
+    if (validated.fragment_ms > 0 && validated.segment_seconds > 0) {
+      video.reject("fragment_ms", "0 when segment_seconds is set (segments are finalised one by one; for segments "
+                                  "that also survive a kill, write .mkv)");
+    }
+    video.check_all_used({"speed_preset", "bitrate", "fragment_ms", "segment_seconds"});
   } catch (const ConfigError& e) {
     errors.push_back(e.what());
   }

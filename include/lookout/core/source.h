@@ -18,6 +18,7 @@ struct StreamInfo {
   int fps_den = 1;
   std::int64_t duration_ns = -1;  // -1 if unknown (live)
   std::int64_t frame_count = -1;  // estimated from duration and rate; -1 if unknown
+  bool live = false;              // frames arrive at the source's pace, not the reader's
 
   double fps() const { return fps_num > 0 && fps_den > 0 ? double(fps_num) / fps_den : 0.0; }
 };

@@ -17,6 +17,7 @@ struct PipelineSpec {
   std::string origin;  // the pipeline file, or "command line"
 
   std::string input;        // a path or URI
+  Options input_options{"input"};  // transport, latency, width, height, fps, realtime
   std::size_t workers = 0;  // 0: one per core
   std::size_t max_in_flight = 0;  // 0: four per worker, at least 8
   std::int64_t max_frames = -1;   // stop after this many frames; -1: the whole input
@@ -27,7 +28,7 @@ struct PipelineSpec {
   std::string video_output;     // empty: no video
   std::string metadata_output;  // empty: no metadata
   bool annotate = true;         // draw detections on the video
-  Options video_options{"output"};  // speed_preset, bitrate (kbps)
+  Options video_options{"output"};  // speed_preset, bitrate (kbps), fragment_ms, segment_seconds
 
   // Problems found while reading the file, kept so that validate_pipeline() can report them
   // together with the ones it finds itself.

@@ -2,7 +2,10 @@
 // Reads pipeline files (YAML) into a PipelineSpec, and checks a spec completely.
 //
 // Schema (every key optional unless said; see the README for all options):
-//   input: samples/data/vtest.avi        # or  input: {uri: rtsp://...}
+//   input: samples/data/vtest.avi        # or a mapping:
+//   input: {uri: rtsp://..., transport: tcp, latency: 200}   # transport tcp|udp|auto; latency ms
+//   input: {uri: test:ball, width: 320, height: 240, fps: 15} # test: and /dev/videoN only
+//   input: {uri: clip.mp4, realtime: true}                   # replay a file at its own rate
 //   workers: 0                           # 0: one per core
 //   max_in_flight: 0                     # frames between capture and outputs; 0: 4 per worker
 //   max_frames: -1                       # stop after N frames
@@ -15,6 +18,8 @@
 //     annotate: true
 //     speed_preset: veryfast             # x264 preset
 //     bitrate: 0                         # kbps; 0: constant quality
+//     fragment_ms: 0                     # mp4 only; > 0: fragmented mp4 that survives a kill
+//     segment_seconds: 0                 # > 0: consecutive files out/x.00000.mp4, out/x.00001.mp4...
 //
 // Errors: every problem found is reported at once in one ConfigError, one line each, as
 // "FILE:LINE:COLUMN: what is wrong; what would fix it". Unknown keys get the nearest valid key.
@@ -22,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "lookout/capture/gst_source.h"
 #include "lookout/pipeline/pipeline_spec.h"
 
 namespace lookout {
@@ -38,10 +44,14 @@ struct ValidatedPipeline {
   std::vector<DetectorFactory> factories;  // one per stage, ready to make per-worker instances
   std::string speed_preset = "veryfast";
   int bitrate_kbps = 0;
+  int fragment_ms = 0;      // see VideoWriterOptions
+  int segment_seconds = 0;  // see VideoWriterOptions
+  SourceOptions source;  // the input and its options; open_timeout and max_buffers as defaulted
 };
 
-// Checks what parsing cannot: an input is named, there is at least one stage, every detector and
-// option is valid (which loads cascade files once), the encoder options are known. Throws
+// Checks what parsing cannot: an input is named and its options are valid, there is at least one
+// stage, every detector and option is valid (which loads cascade files once), the encoder options
+// are known. Throws
 // ConfigError listing every problem.
 ValidatedPipeline validate_pipeline(PipelineSpec spec);
 
