@@ -210,6 +210,10 @@ void VideoWriter::Impl::build() {
     // Constant quality at x264's default quantizer (the "pass" default is constant bitrate).
     gst_util_set_object_arg(G_OBJECT(encoder), "pass", "qual");
   }
+  // No B-frames: with them, frames whose timestamps are unevenly spaced (a live source that skipped
+  // some) made x264 and mp4mux put the first frames before the file's start, where players skip
+  // them. Without them the encoder also holds no frames back, which keeps output latency low.
+  g_object_set(encoder, "bframes", 0u, nullptr);
   // A keyframe about every two seconds keeps seeking in the result cheap. splitmuxsink can only
   // cut at a keyframe, so segments shorter than that need one at least once a segment.
   const double fps = static_cast<double>(options.fps_num) / options.fps_den;

@@ -70,6 +70,26 @@ TEST(VideoWriter, WritesEveryFrameToMp4) { expect_writes_every_frame(".mp4"); }
 
 TEST(VideoWriter, WritesEveryFrameToMkv) { expect_writes_every_frame(".mkv"); }
 
+// A live source that falls behind skips frames, so the gaps between timestamps vary. With
+// B-frames, x264 and mp4mux then placed the first frames before the file's start, and players
+// skipped them.
+TEST(VideoWriter, KeepsEveryFrameWhenTimestampGapsAreUneven) {
+  const std::string path = testing::make_temp_dir("writer") + "/uneven.mp4";
+  VideoWriterOptions options = options_for(path, 320, 240);
+  options.speed_preset = "veryfast";
+  VideoWriter writer(options);
+  const std::int64_t steps[] = {1, 1, 1, 2, 6, 4, 4, 3, 6, 1, 5, 2, 3, 4, 1, 1, 6, 2};
+  std::int64_t tick = 0;
+  for (std::int64_t i = 0; i < 30; ++i) {
+    Frame frame = make_frame(320, 240, i);
+    frame.pts_ns = 4'000'000 + tick * 40'000'000;
+    tick += steps[i % std::size(steps)];
+    writer.process(frame);
+  }
+  writer.finish();
+  EXPECT_EQ(testing::count_frames(path), 30);
+}
+
 TEST(VideoWriter, WritesOddWidthFramesWithoutShearing) {
   const std::string path = testing::make_temp_dir("writer") + "/odd.mp4";
   VideoWriter writer(options_for(path, 642, 481));
