@@ -106,6 +106,9 @@ void draw_annotations(cv::Mat& image, const Frame& frame) {
   for (const auto& detection : frame.detections) {
     const cv::Scalar colour = colour_for(detection.label);
     cv::rectangle(image, detection.box, colour, style.thickness);
+    for (const auto& point : detection.keypoints) {
+      cv::circle(image, point, style.thickness + 1, colour, cv::FILLED, cv::LINE_AA);
+    }
     std::string text = fmt::format("{} {:.2f}", detection.label, detection.score);
     if (detection.track_id) text += fmt::format(" #{}", *detection.track_id);
     if (detection.text) text += " " + *detection.text;

@@ -10,9 +10,13 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <random>
+#include <stdexcept>
+#include <vector>
 
 #include "gstreamer/gst_support.h"
 #include "lookout/core/error.h"
@@ -143,6 +147,63 @@ void on_no_more_pads(GstElement* /*decodebin*/, gpointer data) {
   static_cast<DecodeState*>(data)->no_more_pads.store(true);
 }
 
+// One attempt at the input: a GStreamer pipeline and the state its signal handlers share. A lost
+// stream is dropped whole and a new one built, so nothing of a broken pipeline carries over.
+struct Connection {
+  Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    // Stopping joins the streaming threads, so the handlers cannot run once they are
+    // disconnected. Frames already handed out keep their own sample references and stay valid.
+    if (pipeline) gst_element_set_state(pipeline.get(), GST_STATE_NULL);
+    if (decodebin != nullptr) {
+      g_signal_handlers_disconnect_by_data(decodebin, &state);
+      if (rtsp != nullptr) g_signal_handlers_disconnect_by_data(decodebin, rtsp);
+    }
+  }
+
+  // Declared before the pipeline so that it outlives the pipeline's streaming threads.
+  DecodeState state;
+  RtspSettings* rtsp = nullptr;  // the source's, which outlives every connection
+  gst::PipelinePtr pipeline;
+  GstElement* decodebin = nullptr;  // borrowed from the pipeline; null unless uridecodebin
+  GstAppSink* appsink = nullptr;    // borrowed from the pipeline
+  gst::BusPtr bus;
+
+  bool no_video() const { return state.no_more_pads.load() && !state.video_linked.load(); }
+};
+
+constexpr auto kMaxDelay = std::chrono::hours(1);
+
+std::string seconds_text(std::chrono::nanoseconds duration) {
+  return fmt::format("{:g}", std::chrono::duration<double>(duration).count());
+}
+
+void check_options(const SourceOptions& options, const std::string& uri) {
+  using std::chrono::milliseconds;
+  if (options.stall_timeout < milliseconds(100) || options.stall_timeout > kMaxDelay) {
+    throw ConfigError(fmt::format("input '{}': stall_timeout must be from 0.1 to 3600 s, not {} s",
+                                  uri, seconds_text(options.stall_timeout)));
+  }
+  if (options.reconnect_attempts < -1) {
+    throw ConfigError(fmt::format(
+        "input '{}': reconnect_attempts must be -1 (forever), 0 (never) or more, not {}", uri,
+        options.reconnect_attempts));
+  }
+  if (options.reconnect_delay < milliseconds(1) || options.reconnect_delay > kMaxDelay) {
+    throw ConfigError(fmt::format(
+        "input '{}': reconnect_delay must be from 0.001 to 3600 s, not {} s", uri,
+        seconds_text(options.reconnect_delay)));
+  }
+  if (options.reconnect_max_delay < options.reconnect_delay ||
+      options.reconnect_max_delay > kMaxDelay) {
+    throw ConfigError(fmt::format(
+        "input '{}': reconnect_max_delay must be from reconnect_delay ({} s) to 3600 s, not {} s",
+        uri, seconds_text(options.reconnect_delay), seconds_text(options.reconnect_max_delay)));
+  }
+}
+
 class GstSource final : public Source {
  public:
   explicit GstSource(const SourceOptions& options);
@@ -150,70 +211,115 @@ class GstSource final : public Source {
 
   const StreamInfo& info() const override { return info_; }
   Read read(Frame& frame, std::string& error) override;
-  void interrupt() override { interrupted_.store(true); }
+  void interrupt() override;
+  SourceStatus status() const override;
 
  private:
   void check_local_input(InputKind kind, const std::string& input) const;
-  void build(const SourceOptions& options, InputKind kind);
-  GstElement* add(const char* factory, const char* name);
-  GstElement* add_description(const std::string& description, InputKind kind);
+  std::unique_ptr<Connection> build();
+  GstElement* add(Connection& connection, const char* factory, const char* name) const;
+  GstElement* add_description(Connection& connection, const std::string& description) const;
   void open(std::chrono::seconds timeout, bool known_live);
   bool wait_for_preroll(std::chrono::steady_clock::time_point deadline);
-  void wait_for_first_sample(std::chrono::steady_clock::time_point deadline,
-                             std::chrono::seconds timeout);
+  // Pulls the first sample of a playing connection into first_sample_. False if interrupted;
+  // throws RuntimeError if the connection fails, ends or gives nothing before `deadline`.
+  bool wait_for_first_sample(std::chrono::steady_clock::time_point deadline,
+                             const std::string& timeout_message);
   void play();
   [[noreturn]] void fail_to_open(GstMessage* message) const;
-  [[noreturn]] void fail_timeout(std::chrono::seconds timeout) const;
   void read_stream_info(GstCaps* caps);
-  bool no_video() const { return state_.no_more_pads.load() && !state_.video_linked.load(); }
   const GstVideoInfo* info_for(GstSample* sample);
   Read deliver(gst::SamplePtr sample, Frame& frame, std::string& error);
+  // Brings a lost stream back (see the header); `reason` says why it was lost.
+  Read reconnect(Frame& frame, std::string& error, const std::string& reason);
+  // Waits `delay` unless interrupted first; false if interrupted.
+  bool pause(std::chrono::nanoseconds delay);
+  Read end(Read result);
+  void set_state(SourceStatus::State state);
 
+  SourceOptions options_;
+  InputKind kind_ = InputKind::kPath;
   StreamInfo info_;
-  std::atomic<bool> interrupted_{false};
-  // Declared before the pipeline so that they outlive the pipeline's streaming threads.
-  DecodeState state_;
+  bool reconnectable_ = false;
+  // Declared before the connection so that it outlives the connection's streaming threads.
   RtspSettings rtsp_;
-  gst::PipelinePtr pipeline_;
-  GstElement* decodebin_ = nullptr;  // borrowed from the pipeline; null unless uridecodebin
-  GstAppSink* appsink_ = nullptr;    // borrowed from the pipeline
-  gst::BusPtr bus_;
+  std::unique_ptr<Connection> connection_;
   std::string pending_error_;
-  gst::SamplePtr first_sample_;  // a live source's first frame, pulled while opening
+  gst::SamplePtr first_sample_;  // a connection's first frame, pulled while opening it
   gst::CapsPtr last_caps_;
   GstVideoInfo last_info_{};
+
+  // Continuity across reconnections; touched by the reading thread only.
+  std::int64_t pts_offset_ns_ = 0;    // added to the current connection's timestamps
+  std::int64_t last_pts_ns_ = -1;     // of the last frame delivered, offset included
+  bool rebase_pts_ = false;           // the next frame is the first of a new connection
+  std::vector<StreamEvent> pending_events_;  // for the next frame delivered
+  Clock::time_point last_frame_at_{};
+  std::chrono::system_clock::time_point last_frame_wall_{};
+  std::mt19937 random_{std::random_device{}()};
+
+  std::atomic<bool> interrupted_{false};
+  std::mutex wait_mutex_;  // with wait_cv_: interrupt() wakes a reconnection wait
+  std::condition_variable wait_cv_;
+
+  mutable std::mutex status_mutex_;
+  SourceStatus status_;
 };
 
-GstSource::GstSource(const SourceOptions& options) {
+GstSource::GstSource(const SourceOptions& options) : options_(options) {
   gst::ensure_initialized();
   const std::string& input = options.input;
   info_.uri = gst::mask_credentials(input);
   if (input.empty()) throw ConfigError("no input given; name a video file or a URI");
-  const InputKind kind = kind_of(input);
-  check_local_input(kind, input);
-  if (options.realtime && kind != InputKind::kPath && kind != InputKind::kUri) {
+  check_options(options, info_.uri);
+  kind_ = kind_of(input);
+  check_local_input(kind_, input);
+  if (options.realtime && kind_ != InputKind::kPath && kind_ != InputKind::kUri) {
     throw ConfigError(fmt::format(
         "input '{}': realtime replays a file at its own rate; this input is live already, so "
         "leave realtime out", info_.uri));
   }
   rtsp_.transport = options.transport;
   rtsp_.latency_ms = options.latency_ms;
-  build(options, kind);
+  status_.state = SourceStatus::State::kConnecting;
+  connection_ = build();
   const bool known_live =
-      kind == InputKind::kRtsp || kind == InputKind::kTest || kind == InputKind::kCamera;
+      kind_ == InputKind::kRtsp || kind_ == InputKind::kTest || kind_ == InputKind::kCamera;
   open(options.open_timeout, known_live);
+  // A test pattern cannot be lost, and a file (even replayed in real time) that ends has ended.
+  reconnectable_ = info_.live && !options.realtime && kind_ != InputKind::kTest &&
+                   options.reconnect_attempts != 0;
   if (options.realtime) info_.live = true;
+  set_state(SourceStatus::State::kStreaming);
 }
 
 GstSource::~GstSource() {
-  // Stopping joins the streaming threads, so the handlers cannot run once they are disconnected.
-  // Frames already handed out keep their own sample references and stay valid.
   first_sample_.reset();
-  if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
-  if (decodebin_ != nullptr) {
-    g_signal_handlers_disconnect_by_data(decodebin_, &state_);
-    g_signal_handlers_disconnect_by_data(decodebin_, &rtsp_);
+  connection_.reset();
+}
+
+void GstSource::interrupt() {
+  {
+    // Set under the wait's mutex so that a reconnection wait cannot miss it.
+    std::lock_guard lock(wait_mutex_);
+    interrupted_.store(true);
   }
+  wait_cv_.notify_all();
+}
+
+SourceStatus GstSource::status() const {
+  std::lock_guard lock(status_mutex_);
+  return status_;
+}
+
+void GstSource::set_state(SourceStatus::State state) {
+  std::lock_guard lock(status_mutex_);
+  status_.state = state;
+}
+
+Source::Read GstSource::end(Read result) {
+  set_state(SourceStatus::State::kEnded);
+  return result;
 }
 
 void GstSource::check_local_input(InputKind kind, const std::string& input) const {
@@ -246,13 +352,14 @@ void GstSource::check_local_input(InputKind kind, const std::string& input) cons
 
 // Each element joins the pipeline as soon as it exists, so the pipeline owns it even if a later
 // one is missing and building throws.
-GstElement* GstSource::add(const char* factory, const char* name) {
+GstElement* GstSource::add(Connection& connection, const char* factory, const char* name) const {
   GstElement* element = gst::make_element(factory, name);
-  gst_bin_add(GST_BIN(pipeline_.get()), element);
+  gst_bin_add(GST_BIN(connection.pipeline.get()), element);
   return element;
 }
 
-GstElement* GstSource::add_description(const std::string& description, InputKind kind) {
+GstElement* GstSource::add_description(Connection& connection,
+                                       const std::string& description) const {
   GError* error = nullptr;
   // The parser takes caps only between two elements, so a description that ends in caps
   // ("videotestsrc ! video/x-raw,width=320") gets a pass-through capsfilter to end in.
@@ -265,7 +372,7 @@ GstElement* GstSource::add_description(const std::string& description, InputKind
         gst::mask_credentials(error != nullptr ? error->message : "unknown reason");
     g_clear_error(&error);
     if (bin != nullptr) gst_object_unref(gst_object_ref_sink(bin));
-    if (kind == InputKind::kTest) {
+    if (kind_ == InputKind::kTest) {
       throw ConfigError(fmt::format(
           "input '{}': {}; name a videotestsrc pattern, e.g. test:ball, test:smpte, test:snow "
           "(gst-inspect-1.0 videotestsrc lists them)", info_.uri, reason));
@@ -274,16 +381,17 @@ GstElement* GstSource::add_description(const std::string& description, InputKind
         "input '{}' is not a usable GStreamer description: {}; check it with gst-launch-1.0 "
         "... ! fakesink", info_.uri, reason));
   }
-  gst_bin_add(GST_BIN(pipeline_.get()), bin);
+  gst_bin_add(GST_BIN(connection.pipeline.get()), bin);
   return bin;
 }
 
-void GstSource::build(const SourceOptions& options, InputKind kind) {
-  pipeline_.reset(gst_pipeline_new("capture"));
+std::unique_ptr<Connection> GstSource::build() {
+  auto connection = std::make_unique<Connection>();
+  connection->pipeline.reset(gst_pipeline_new("capture"));
   GstElement* front = nullptr;
-  switch (kind) {
+  switch (kind_) {
     case InputKind::kTest: {
-      std::string pattern = options.input.substr(std::strlen(kTestPrefix));
+      std::string pattern = options_.input.substr(std::strlen(kTestPrefix));
       if (pattern.empty()) pattern = "smpte";
       if (!is_plain_name(pattern)) {
         throw ConfigError(fmt::format(
@@ -291,48 +399,48 @@ void GstSource::build(const SourceOptions& options, InputKind kind) {
             info_.uri, pattern));
       }
       front = add_description(
+          *connection,
           fmt::format("videotestsrc is-live=true pattern={} ! {}", pattern,
-                      raw_caps(options.width > 0 ? options.width : 640,
-                               options.height > 0 ? options.height : 480,
-                               options.fps > 0 ? options.fps : 25)),
-          kind);
+                      raw_caps(options_.width > 0 ? options_.width : 640,
+                               options_.height > 0 ? options_.height : 480,
+                               options_.fps > 0 ? options_.fps : 25)));
       break;
     }
     case InputKind::kCamera: {
-      std::string description = fmt::format("v4l2src device=\"{}\"", options.input);
-      if (options.width > 0 || options.height > 0 || options.fps > 0) {
-        description += " ! " + raw_caps(options.width, options.height, options.fps);
+      std::string description = fmt::format("v4l2src device=\"{}\"", options_.input);
+      if (options_.width > 0 || options_.height > 0 || options_.fps > 0) {
+        description += " ! " + raw_caps(options_.width, options_.height, options_.fps);
       }
-      front = add_description(description, kind);
+      front = add_description(*connection, description);
       break;
     }
     case InputKind::kDescription:
-      front = add_description(options.input.substr(std::strlen(kDescriptionPrefix)), kind);
+      front = add_description(*connection, options_.input.substr(std::strlen(kDescriptionPrefix)));
       break;
     case InputKind::kPath:
     case InputKind::kUri:
     case InputKind::kRtsp:
-      decodebin_ = add("uridecodebin", "decode");
-      g_object_set(decodebin_, "uri", gst::to_uri(options.input).c_str(), nullptr);
+      connection->decodebin = add(*connection, "uridecodebin", "decode");
+      g_object_set(connection->decodebin, "uri", gst::to_uri(options_.input).c_str(), nullptr);
       break;
   }
-  GstElement* convert = add("videoconvert", "convert");
-  GstElement* filter = add("capsfilter", "bgr");
-  GstElement* sink = add("appsink", "frames");
-  appsink_ = GST_APP_SINK(sink);
-  state_.convert = convert;
+  GstElement* convert = add(*connection, "videoconvert", "convert");
+  GstElement* filter = add(*connection, "capsfilter", "bgr");
+  GstElement* sink = add(*connection, "appsink", "frames");
+  connection->appsink = GST_APP_SINK(sink);
+  connection->state.convert = convert;
 
   gst::CapsPtr bgr(gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGR", nullptr));
   g_object_set(filter, "caps", bgr.get(), nullptr);
   const bool live_by_nature =
-      kind == InputKind::kRtsp || kind == InputKind::kTest || kind == InputKind::kCamera;
+      kind_ == InputKind::kRtsp || kind_ == InputKind::kTest || kind_ == InputKind::kCamera;
   // A file is not synchronised to the clock (frames as fast as they are taken) unless replayed in
   // real time; a full appsink then blocks decoding, so a file loses no frame. A live source is
   // paced by itself, and a full appsink drops its oldest frame rather than stall the camera or
   // the server. The sink's copy of the last sample is disabled so it does not pin one extra
   // decoded buffer.
-  g_object_set(sink, "sync", options.realtime ? TRUE : FALSE, "max-buffers",
-               static_cast<guint>(std::max<std::size_t>(options.max_buffers, 1)), "drop",
+  g_object_set(sink, "sync", options_.realtime ? TRUE : FALSE, "max-buffers",
+               static_cast<guint>(std::max<std::size_t>(options_.max_buffers, 1)), "drop",
                live_by_nature ? TRUE : FALSE, "enable-last-sample", FALSE, nullptr);
 
   if (!gst_element_link_many(convert, filter, sink, nullptr)) {
@@ -345,35 +453,36 @@ void GstSource::build(const SourceOptions& options, InputKind kind) {
           "(add '! videoconvert' or decode it)", info_.uri));
     }
   } else {
-    g_signal_connect(decodebin_, "pad-added", G_CALLBACK(on_pad_added), &state_);
-    g_signal_connect(decodebin_, "no-more-pads", G_CALLBACK(on_no_more_pads), &state_);
-    if (kind == InputKind::kRtsp) {
-      g_signal_connect(decodebin_, "source-setup", G_CALLBACK(on_source_setup), &rtsp_);
+    g_signal_connect(connection->decodebin, "pad-added", G_CALLBACK(on_pad_added),
+                     &connection->state);
+    g_signal_connect(connection->decodebin, "no-more-pads", G_CALLBACK(on_no_more_pads),
+                     &connection->state);
+    if (kind_ == InputKind::kRtsp) {
+      connection->rtsp = &rtsp_;
+      g_signal_connect(connection->decodebin, "source-setup", G_CALLBACK(on_source_setup),
+                       &rtsp_);
     }
   }
-  bus_.reset(gst_element_get_bus(pipeline_.get()));
+  connection->bus.reset(gst_element_get_bus(connection->pipeline.get()));
+  return connection;
 }
 
 void GstSource::fail_to_open(GstMessage* message) const {
-  if (no_video()) throw RuntimeError(fmt::format("input '{}' has no video stream", info_.uri));
+  if (connection_->no_video()) {
+    throw RuntimeError(fmt::format("input '{}' has no video stream", info_.uri));
+  }
   const std::string hint =
-      kind_of(info_.uri) == InputKind::kPath
+      kind_ == InputKind::kPath
           ? std::string("; is it a complete video file in a format GStreamer can decode?")
           : std::string();
   throw RuntimeError(fmt::format("cannot open input '{}': {}{}", info_.uri,
                                  message != nullptr ? gst::describe(message) : "no details", hint));
 }
 
-void GstSource::fail_timeout(std::chrono::seconds timeout) const {
-  throw RuntimeError(
-      fmt::format("input '{}' gave no frame within {} s; check that it is reachable and plays, "
-                  "or raise the open timeout",
-                  info_.uri, timeout.count()));
-}
-
 void GstSource::play() {
-  if (gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    gst::MessagePtr message = gst::pop_error(bus_.get());
+  GstElement* pipeline = connection_->pipeline.get();
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    gst::MessagePtr message = gst::pop_error(connection_->bus.get());
     throw RuntimeError(fmt::format("cannot play input '{}': {}", info_.uri,
                                    message ? gst::describe(message.get()) : "state change failed"));
   }
@@ -381,16 +490,22 @@ void GstSource::play() {
 
 void GstSource::open(std::chrono::seconds timeout, bool known_live) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::string timeout_message = fmt::format(
+      "input '{}' gave no frame within {} s; check that it is reachable and plays, or raise the "
+      "open timeout", info_.uri, timeout.count());
   if (!known_live) {
     // A file prerolls in PAUSED; a source that turns out to be live answers NO_PREROLL instead.
-    const GstStateChangeReturn change = gst_element_set_state(pipeline_.get(), GST_STATE_PAUSED);
+    const GstStateChangeReturn change =
+        gst_element_set_state(connection_->pipeline.get(), GST_STATE_PAUSED);
     if (change == GST_STATE_CHANGE_FAILURE) {
-      gst::MessagePtr message = gst::pop_error(bus_.get());
+      gst::MessagePtr message = gst::pop_error(connection_->bus.get());
       fail_to_open(message.get());
     }
     if (change != GST_STATE_CHANGE_NO_PREROLL) {
-      if (change == GST_STATE_CHANGE_ASYNC && !wait_for_preroll(deadline)) fail_timeout(timeout);
-      gst::PadPtr pad(gst_element_get_static_pad(GST_ELEMENT(appsink_), "sink"));
+      if (change == GST_STATE_CHANGE_ASYNC && !wait_for_preroll(deadline)) {
+        throw RuntimeError(timeout_message);
+      }
+      gst::PadPtr pad(gst_element_get_static_pad(GST_ELEMENT(connection_->appsink), "sink"));
       gst::CapsPtr caps(gst_pad_get_current_caps(pad.get()));
       read_stream_info(caps.get());
       play();
@@ -399,34 +514,37 @@ void GstSource::open(std::chrono::seconds timeout, bool known_live) {
   }
   info_.live = true;
   play();
-  wait_for_first_sample(deadline, timeout);
+  // Nobody can interrupt a source that is still being constructed, so this returns a sample.
+  wait_for_first_sample(deadline, timeout_message);
   read_stream_info(gst_sample_get_caps(first_sample_.get()));
 }
 
 bool GstSource::wait_for_preroll(std::chrono::steady_clock::time_point deadline) {
   const auto types =
       static_cast<GstMessageType>(GST_MESSAGE_ASYNC_DONE | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  const Connection& connection = *connection_;
   // Sliced so that a stream without video (decodebin has announced all its pads, none of them
   // video) is recognised at once instead of waiting for the timeout or a vaguer error.
   for (;;) {
-    if (no_video()) fail_to_open(nullptr);
+    if (connection.no_video()) fail_to_open(nullptr);
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return false;
     const auto slice = std::min<std::chrono::nanoseconds>(deadline - now, kOpenSlice);
-    gst::MessagePtr message(gst_bus_timed_pop_filtered(bus_.get(), to_clock_time(slice), types));
+    gst::MessagePtr message(
+        gst_bus_timed_pop_filtered(connection.bus.get(), to_clock_time(slice), types));
     if (!message) continue;
     switch (GST_MESSAGE_TYPE(message.get())) {
       case GST_MESSAGE_ERROR:
         fail_to_open(message.get());
       case GST_MESSAGE_EOS:
-        if (decodebin_ != nullptr && !state_.video_linked.load()) {
+        if (connection.decodebin != nullptr && !connection.state.video_linked.load()) {
           throw RuntimeError(fmt::format("input '{}' has no video stream", info_.uri));
         }
         throw RuntimeError(fmt::format("input '{}' ended before its first frame", info_.uri));
       case GST_MESSAGE_ASYNC_DONE:
-        if (GST_MESSAGE_SRC(message.get()) == GST_OBJECT(pipeline_.get())) {
+        if (GST_MESSAGE_SRC(message.get()) == GST_OBJECT(connection.pipeline.get())) {
           // Prerolled without a video pad: every stream went elsewhere (audio, subtitles).
-          if (decodebin_ != nullptr && !state_.video_linked.load()) {
+          if (connection.decodebin != nullptr && !connection.state.video_linked.load()) {
             throw RuntimeError(fmt::format("input '{}' has no video stream", info_.uri));
           }
           return true;
@@ -438,20 +556,21 @@ bool GstSource::wait_for_preroll(std::chrono::steady_clock::time_point deadline)
   }
 }
 
-void GstSource::wait_for_first_sample(std::chrono::steady_clock::time_point deadline,
-                                      std::chrono::seconds timeout) {
+bool GstSource::wait_for_first_sample(std::chrono::steady_clock::time_point deadline,
+                                      const std::string& timeout_message) {
+  const Connection& connection = *connection_;
   for (;;) {
-    gst::MessagePtr message = gst::pop_error(bus_.get());
+    if (interrupted_.load()) return false;
+    gst::MessagePtr message = gst::pop_error(connection.bus.get());
     if (message) fail_to_open(message.get());
-    if (no_video()) fail_to_open(nullptr);
-    first_sample_.reset(gst_app_sink_try_pull_sample(appsink_, to_clock_time(kOpenSlice)));
-    if (first_sample_) return;
-    if (gst_app_sink_is_eos(appsink_)) {
+    if (connection.no_video()) fail_to_open(nullptr);
+    first_sample_.reset(
+        gst_app_sink_try_pull_sample(connection.appsink, to_clock_time(kOpenSlice)));
+    if (first_sample_) return true;
+    if (gst_app_sink_is_eos(connection.appsink)) {
       throw RuntimeError(fmt::format("input '{}' ended before its first frame", info_.uri));
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      fail_timeout(timeout);
-    }
+    if (std::chrono::steady_clock::now() >= deadline) throw RuntimeError(timeout_message);
   }
 }
 
@@ -473,7 +592,8 @@ void GstSource::read_stream_info(GstCaps* caps) {
   // A live stream has no end to count to, even when a server announces one.
   if (info_.live) return;
   gint64 duration = -1;
-  if (gst_element_query_duration(pipeline_.get(), GST_FORMAT_TIME, &duration) && duration > 0) {
+  if (gst_element_query_duration(connection_->pipeline.get(), GST_FORMAT_TIME, &duration) &&
+      duration > 0) {
     info_.duration_ns = duration;
     if (info_.fps_num > 0) {
       info_.frame_count = std::llround(static_cast<double>(duration) * info_.fps_num /
@@ -500,7 +620,7 @@ Source::Read GstSource::deliver(gst::SamplePtr sample, Frame& frame, std::string
   const GstVideoInfo* video = info_for(sample.get());
   if (video == nullptr || GST_VIDEO_INFO_FORMAT(video) != GST_VIDEO_FORMAT_BGR) {
     error = fmt::format("input '{}': a decoded frame has no usable BGR caps", info_.uri);
-    return Read::kError;
+    return end(Read::kError);
   }
   GstBuffer* buffer = gst_sample_get_buffer(sample.get());
   const std::int64_t pts = gst::to_ns(GST_BUFFER_PTS(buffer));
@@ -508,7 +628,21 @@ Source::Read GstSource::deliver(gst::SamplePtr sample, Frame& frame, std::string
   auto mapped = std::make_shared<MappedSample>(std::move(sample), *video);
   if (!mapped->mapped()) {
     error = fmt::format("input '{}': cannot map a decoded frame for reading", info_.uri);
-    return Read::kError;
+    return end(Read::kError);
+  }
+  const auto now = Clock::now();
+  const auto wall_now = std::chrono::system_clock::now();
+  if (!pending_events_.empty()) {
+    pending_events_.back().duration =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_frame_at_);
+  }
+  if (rebase_pts_ && pts >= 0) {
+    // A new pipeline starts its clock anew: continue from where the last one stopped, plus the
+    // time the stream was away, so outputs see monotonic time with the gap in its place.
+    const std::int64_t gap =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_frame_at_).count();
+    pts_offset_ns_ = last_pts_ns_ >= 0 ? last_pts_ns_ + gap - pts : 0;
+    rebase_pts_ = false;
   }
   const GstVideoFrame& mapped_frame = mapped->frame();
   frame.image =
@@ -516,31 +650,151 @@ Source::Read GstSource::deliver(gst::SamplePtr sample, Frame& frame, std::string
               GST_VIDEO_FRAME_PLANE_DATA(&mapped_frame, 0),
               static_cast<std::size_t>(GST_VIDEO_FRAME_PLANE_STRIDE(&mapped_frame, 0)));
   frame.owner = std::move(mapped);
-  frame.pts_ns = pts;
+  frame.pts_ns = pts >= 0 ? pts + pts_offset_ns_ : -1;
   frame.duration_ns = duration;
-  frame.captured = Clock::now();
+  frame.captured = now;
+  frame.events = std::move(pending_events_);
+  pending_events_.clear();
+  if (frame.pts_ns >= 0) last_pts_ns_ = frame.pts_ns;
+  last_frame_at_ = now;
+  last_frame_wall_ = wall_now;
+  {
+    std::lock_guard lock(status_mutex_);
+    status_.state = SourceStatus::State::kStreaming;
+    ++status_.frames;
+    status_.last_frame = wall_now;
+  }
   return Read::kFrame;
 }
 
 Source::Read GstSource::read(Frame& frame, std::string& error) {
   if (first_sample_) return deliver(std::move(first_sample_), frame, error);
+  if (!connection_) return end(Read::kEnd);  // every reconnection attempt failed
+  // A stall is counted from when the reader asked, not from the last frame: frames the reader
+  // was too busy to take are waiting in the sink, and a stream that still flows is not stalled.
+  const auto waiting_since = Clock::now();
   for (;;) {
-    if (interrupted_.load()) return Read::kEnd;
+    if (interrupted_.load()) return end(Read::kEnd);
+    const Connection& connection = *connection_;
     // Looking at the bus on every read also discards the informational messages a long stream
     // keeps posting, which nobody else reads.
     if (pending_error_.empty()) {
-      gst::MessagePtr message = gst::pop_error(bus_.get());
+      gst::MessagePtr message = gst::pop_error(connection.bus.get());
       if (message) pending_error_ = gst::describe(message.get());
     }
-    gst::SamplePtr sample(gst_app_sink_try_pull_sample(appsink_, to_clock_time(kPullSlice)));
+    gst::SamplePtr sample(
+        gst_app_sink_try_pull_sample(connection.appsink, to_clock_time(kPullSlice)));
     if (sample) return deliver(std::move(sample), frame, error);
-    if (gst_app_sink_is_eos(appsink_)) return Read::kEnd;
-    // Frames decoded before an error are still delivered; the error is reported once the sink
-    // runs dry, which is when it actually stops the stream.
-    if (!pending_error_.empty()) {
-      error = fmt::format("input '{}' failed: {}", info_.uri, pending_error_);
-      return Read::kError;
+    // Frames decoded before an error or the end are still delivered; the loss is acted on once
+    // the sink runs dry, which is when it actually stops the stream.
+    if (gst_app_sink_is_eos(connection.appsink)) {
+      if (!reconnectable_) return end(Read::kEnd);
+      return reconnect(frame, error, "the stream ended");
     }
+    if (!pending_error_.empty()) {
+      if (!reconnectable_) {
+        error = fmt::format("input '{}' failed: {}", info_.uri, pending_error_);
+        return end(Read::kError);
+      }
+      return reconnect(frame, error, pending_error_);
+    }
+    if (info_.live && Clock::now() - waiting_since >= options_.stall_timeout) {
+      const std::string stalled =
+          fmt::format("no frame for {} s", seconds_text(options_.stall_timeout));
+      if (!reconnectable_) {
+        error = fmt::format(
+            "input '{}' stalled: {}; check that it still plays, or raise the stall timeout "
+            "(--stall-timeout)", info_.uri, stalled);
+        return end(Read::kError);
+      }
+      return reconnect(frame, error, stalled);
+    }
+  }
+}
+
+bool GstSource::pause(std::chrono::nanoseconds delay) {
+  std::unique_lock lock(wait_mutex_);
+  return !wait_cv_.wait_for(lock, delay, [this] { return interrupted_.load(); });
+}
+
+Source::Read GstSource::reconnect(Frame& frame, std::string& error, const std::string& reason) {
+  set_state(SourceStatus::State::kReconnecting);
+  const auto lost_at = Clock::now();
+  // Torn down at once: a half-broken pipeline may still hold the server's or device's resources.
+  first_sample_.reset();
+  connection_.reset();
+  pending_error_.clear();
+  std::string last_failure = reason;
+  std::chrono::nanoseconds delay = options_.reconnect_delay;
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  const std::string timeout_message =
+      fmt::format("no frame within {} s", seconds_text(options_.stall_timeout));
+  int attempts = 0;
+  for (;;) {
+    if (options_.reconnect_attempts >= 0 && attempts >= options_.reconnect_attempts) {
+      // GStreamer's messages end in a full stop, which would end this sentence too early.
+      if (!last_failure.empty() && last_failure.back() == '.') last_failure.pop_back();
+      error = fmt::format(
+          "input '{}' was lost ({}) and did not come back after {} reconnection attempt{} in "
+          "{:.1f} s; last attempt: {}; check the input, or allow more attempts with "
+          "--reconnect-attempts (-1: forever)",
+          info_.uri, reason, attempts, attempts == 1 ? "" : "s",
+          std::chrono::duration<double>(Clock::now() - lost_at).count(), last_failure);
+      return end(Read::kError);
+    }
+    // Jitter keeps many clients of one server that went away from all coming back at once.
+    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double, std::nano>(static_cast<double>(delay.count()) *
+                                                 jitter(random_)));
+    if (!pause(wait)) return end(Read::kEnd);
+    delay = std::min<std::chrono::nanoseconds>(delay * 2, options_.reconnect_max_delay);
+    ++attempts;
+    {
+      std::lock_guard lock(status_mutex_);
+      ++status_.reconnect_attempts;
+    }
+    try {
+      connection_ = build();
+      play();
+      if (!wait_for_first_sample(Clock::now() + options_.stall_timeout, timeout_message)) {
+        return end(Read::kEnd);
+      }
+    } catch (const std::runtime_error& e) {
+      // ConfigError and RuntimeError alike: a device that is unplugged may be plugged back in.
+      last_failure = e.what();
+      first_sample_.reset();
+      connection_.reset();
+      continue;
+    }
+    GstVideoInfo video{};
+    GstCaps* caps = gst_sample_get_caps(first_sample_.get());
+    if (caps == nullptr || !gst_video_info_from_caps(&video, caps)) {
+      last_failure = fmt::format("input '{}' came back without usable video caps", info_.uri);
+      first_sample_.reset();
+      connection_.reset();
+      continue;
+    }
+    if (GST_VIDEO_INFO_WIDTH(&video) != info_.width ||
+        GST_VIDEO_INFO_HEIGHT(&video) != info_.height) {
+      error = fmt::format(
+          "input '{}' came back at {}x{}, not at the {}x{} this run's outputs were made for; start "
+          "lookout again to take the new size",
+          info_.uri, GST_VIDEO_INFO_WIDTH(&video), GST_VIDEO_INFO_HEIGHT(&video), info_.width,
+          info_.height);
+      return end(Read::kError);
+    }
+    StreamEvent gap;
+    gap.kind = StreamEvent::Kind::kGap;
+    gap.start = last_frame_wall_;
+    gap.attempts = attempts;
+    gap.reason = gst::mask_credentials(reason);
+    pending_events_.push_back(std::move(gap));
+    rebase_pts_ = true;
+    {
+      std::lock_guard lock(status_mutex_);
+      ++status_.reconnects;
+    }
+    return deliver(std::move(first_sample_), frame, error);
   }
 }
 

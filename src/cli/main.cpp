@@ -3,26 +3,45 @@
 // configuration error (found before anything ran).
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fstream>
+#include <unistd.h>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <spdlog/spdlog.h>
 
 #include "lookout/core/error.h"
 #include "lookout/detect/detector.h"
 #include "lookout/output/video_writer.h"
 #include "lookout/pipeline/runner.h"
 #include "lookout/pipeline/spec_loader.h"
+#include "lookout/pipeline/logging.h"
+#include "lookout/pipeline/summary_json.h"
+
+#include "bench_command.h"
+#include "observe.h"
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "the stop flag is set from a signal handler");
+// The first SIGINT or SIGTERM drains what is in flight; a second one stops at once. Either way
+// every output is finalised.
+std::atomic<int> g_stop{lookout::kStopNone};
+static_assert(std::atomic<int>::is_always_lock_free, "the stop flag is set from a signal handler");
 
-extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_signal(int) {
+  // Only async-signal-safe calls here: an atomic and write(2).
+  if (g_stop.fetch_add(1) == lookout::kStopNone) {
+    static const char kMessage[] =
+        "lookout: stopping: finishing the frames in flight (press Ctrl-C again to stop at once)\n";
+    [[maybe_unused]] const auto written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  }
+}
 
 void install_signal_handlers() {
   struct sigaction action {};
@@ -44,6 +63,9 @@ struct RunFlags {
   long long frames = -1;
   int segment_seconds = -1;  // -1: the pipeline file's (default: one file)
   int fragment_ms = -1;      // -1: the pipeline file's (default: an ordinary mp4)
+  int restream_port = 0;     // 0: the pipeline file's (default: no restream)
+  std::string restream_address;
+  bool display = false;
   // Input options; unset ones (empty, -1, false) leave the pipeline file's.
   bool realtime = false;
   std::string transport;
@@ -51,6 +73,15 @@ struct RunFlags {
   int width = -1;
   int height = -1;
   int fps = -1;
+  std::string drop_policy;
+  int max_in_flight = -1;
+  std::string summary_json;
+  int max_age_ms = -1;
+  double duration = -1;
+  // Kept as text so that the input options check and word any bad value like the file's.
+  std::string stall_timeout;
+  std::string reconnect_attempts;
+  lookout::cli::ObserveFlags observe;  // --quiet, --log-level, --stats-interval, --http...
 };
 
 lookout::PipelineSpec build_spec(const RunFlags& flags) {
@@ -64,14 +95,24 @@ lookout::PipelineSpec build_spec(const RunFlags& flags) {
     spec.metadata_output = lookout::kDefaultMetadataOutput;
   }
   if (!flags.input.empty()) spec.input = flags.input;
-  if (!flags.output.empty()) spec.video_output = flags.output;
-  if (!flags.metadata.empty()) spec.metadata_output = flags.metadata;
+  // "none" turns off an output the pipeline file asks for.
+  if (!flags.output.empty()) spec.video_output = flags.output == "none" ? "" : flags.output;
+  if (!flags.metadata.empty()) spec.metadata_output = flags.metadata == "none" ? "" : flags.metadata;
   if (flags.workers >= 0) spec.workers = static_cast<std::size_t>(flags.workers);
   if (flags.frames >= 0) spec.max_frames = flags.frames;
   if (flags.segment_seconds >= 0) {
     spec.video_options.set("segment_seconds", std::to_string(flags.segment_seconds), "--segment");
   }
   if (flags.fragment_ms >= 0) spec.video_options.set("fragment_ms", std::to_string(flags.fragment_ms), "--fragment-ms");
+  if (flags.restream_port > 0) spec.restream_port = flags.restream_port;
+  if (!flags.restream_address.empty()) {
+    if (spec.restream_port == 0) {
+      throw ConfigError(fmt::format("--restream-address {} needs a port to serve on: add --restream PORT (e.g. 8554)",
+                                    flags.restream_address));
+    }
+    spec.restream_address = flags.restream_address;
+  }
+  if (flags.display) spec.display = true;
   lookout::Options& input = spec.input_options;
   if (flags.realtime) input.set("realtime", "true", "--realtime");
   if (!flags.transport.empty()) input.set("transport", flags.transport, "--transport");
@@ -79,6 +120,14 @@ lookout::PipelineSpec build_spec(const RunFlags& flags) {
   if (flags.width >= 0) input.set("width", std::to_string(flags.width), "--width");
   if (flags.height >= 0) input.set("height", std::to_string(flags.height), "--height");
   if (flags.fps >= 0) input.set("fps", std::to_string(flags.fps), "--fps");
+  if (!flags.drop_policy.empty()) spec.drop_policy = flags.drop_policy;
+  if (flags.max_in_flight >= 0) spec.max_in_flight = static_cast<std::size_t>(flags.max_in_flight);
+  if (flags.max_age_ms >= 0) spec.max_age_ms = flags.max_age_ms;
+  if (flags.duration >= 0) spec.duration_seconds = flags.duration;
+  if (!flags.stall_timeout.empty()) input.set("stall_timeout", flags.stall_timeout, "--stall-timeout");
+  if (!flags.reconnect_attempts.empty()) {
+    input.set("reconnect_attempts", flags.reconnect_attempts, "--reconnect-attempts");
+  }
 
   // --detector replaces the file's stages; --opt and --cascade then set that detector's options,
   // or, with a pipeline file and no --detector, those of the file's first stage.
@@ -88,7 +137,7 @@ lookout::PipelineSpec build_spec(const RunFlags& flags) {
     spec.stages.push_back(std::move(stage));
   }
   if (!flags.opts.empty() || !flags.cascade.empty()) {
-    if (spec.stages.empty()) throw ConfigError("--opt and --cascade need a detector: add --detector hog|cascade");
+    if (spec.stages.empty()) throw ConfigError("--opt and --cascade need a detector: add --detector NAME (e.g. hog)");
     lookout::Options& options = spec.stages.front().options;
     if (!flags.cascade.empty()) options.set("cascade", flags.cascade, "--cascade");
     for (const auto& opt : flags.opts) {
@@ -108,11 +157,30 @@ lookout::PipelineSpec build_spec(const RunFlags& flags) {
 int run_command(const RunFlags& flags) {
   lookout::PipelineSpec spec = build_spec(flags);
   install_signal_handlers();
-  const lookout::RunResult result = lookout::run_pipeline(spec, g_stop);
+  // Opened before the run so that an unwritable path stops it before it starts.
+  std::ofstream summary_file;
+  if (!flags.summary_json.empty()) {
+    summary_file.open(flags.summary_json, std::ios::out | std::ios::trunc);
+    if (!summary_file) {
+      throw lookout::ConfigError(fmt::format("cannot write the summary '{}': {}; choose a writable path for --summary-json",
+                                             flags.summary_json, std::strerror(errno)));
+    }
+  }
+  // Binds the metrics port, if any, so that a port in use stops the run before it starts.
+  lookout::cli::RunObservability observability(flags.observe, flags.frames);
+  const lookout::RunResult result = lookout::run_pipeline(spec, g_stop, &observability);
   std::fputs(lookout::format_summary(result).c_str(), stdout);
   std::fflush(stdout);
+  if (summary_file.is_open()) {
+    summary_file << lookout::summary_json(result) << '\n';
+    summary_file.close();
+    if (!summary_file) {
+      fmt::print(stderr, "lookout: error: cannot write the summary '{}'\n", flags.summary_json);
+      return lookout::kExitRuntimeError;
+    }
+  }
   if (result.report.fatal_error) {
-    fmt::print(stderr, "lookout: error: {}\n", *result.report.fatal_error);
+    spdlog::error("{}", *result.report.fatal_error);
     return lookout::kExitRuntimeError;
   }
   return 0;
@@ -130,12 +198,14 @@ int validate_command(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  lookout::init_logging();
   CLI::App app{"lookout: find people, faces and objects in video files and streams, frame by frame"};
   app.set_version_flag("--version", std::string("lookout ") + LOOKOUT_VERSION);
   app.require_subcommand(1);
 
-  std::string types;
-  for (const auto& type : lookout::detector_types()) types += (types.empty() ? "" : "|") + type;
+  // motion is a stage of its own (it runs in capture order), so the detectors do not list it.
+  std::string types = "motion";
+  for (const auto& type : lookout::detector_types()) types += "|" + type;
 
   RunFlags flags;
   CLI::App* run = app.add_subcommand("run", "Run a pipeline file, or a single detector on an input");
@@ -149,11 +219,31 @@ int main(int argc, char** argv) {
   run->add_option("--width", flags.width, "Width for test: and /dev/video inputs")->check(CLI::Range(1, 16384));
   run->add_option("--height", flags.height, "Height for test: and /dev/video inputs")->check(CLI::Range(1, 16384));
   run->add_option("--fps", flags.fps, "Frame rate for test: and /dev/video inputs")->check(CLI::Range(1, 1000));
+  run->add_option("--drop-policy", flags.drop_policy,
+                  "When the pipeline is full: oldest|newest|block (default: block for files, oldest for live inputs)")
+      ->check(CLI::IsMember({"auto", "oldest", "newest", "block"}));
+  run->add_option("--max-in-flight", flags.max_in_flight,
+                  "Frames between capture and the outputs at most (0: 4 per worker for files, workers + 2 live)")
+      ->check(CLI::Range(0, 4096));
+  run->add_option("--max-age-ms", flags.max_age_ms, "Drop frames older than MS when a worker takes them up (0: off)")
+      ->type_name("MS")
+      ->check(CLI::Range(0, 3'600'000));
+  run->add_option("--summary-json", flags.summary_json, "Write the end-of-run summary as JSON to FILE")
+      ->type_name("FILE");
+  run->add_option("--duration", flags.duration, "Stop after SECONDS of running, then finish and finalise")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.0, 1e9));
+  run->add_option("--stall-timeout", flags.stall_timeout,
+                  "Live inputs: no frame for this long means the stream is lost (default 10)")
+      ->type_name("SECONDS");
+  run->add_option("--reconnect-attempts", flags.reconnect_attempts,
+                  "Attempts to bring a lost live stream back (-1: forever, the default; 0: never)")
+      ->type_name("N");
   run->add_option("--detector,-d", flags.detector, "Detector: " + types + " (replaces the file's stages)");
   run->add_option("--cascade", flags.cascade, "Cascade XML for --detector cascade");
   run->add_option("--opt", flags.opts, "Detector option KEY=VALUE (repeatable), as in pipeline files");
-  run->add_option("--output,-o", flags.output, "Annotated video file (.mp4, .mkv)");
-  run->add_option("--metadata,-m", flags.metadata, "Detections as JSON Lines");
+  run->add_option("--output,-o", flags.output, "Annotated video file (.mp4, .mkv); none: no video");
+  run->add_option("--metadata,-m", flags.metadata, "Detections as JSON Lines; none: no metadata");
   run->add_option("--workers,-w", flags.workers, "Detector worker threads (0: one per core)")->check(CLI::Range(0, 256));
   run->add_option("--frames", flags.frames, "Stop after N frames")->check(CLI::Range(0LL, 1LL << 40));
   run->add_option("--segment", flags.segment_seconds, "Write the video as consecutive files of about SECONDS each")
@@ -162,10 +252,21 @@ int main(int argc, char** argv) {
   run->add_option("--fragment-ms", flags.fragment_ms, "Fragmented mp4, a fragment every MS (0: ordinary mp4)")
       ->type_name("MS")
       ->check(CLI::Range(0, lookout::kMaxFragmentMs));
+  run->add_option("--restream", flags.restream_port, "Serve the annotated stream at rtsp://ADDRESS:PORT/lookout")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
+  run->add_option("--restream-address", flags.restream_address,
+                  "Address the restream listens on (default 127.0.0.1; 0.0.0.0: every interface)")
+      ->type_name("ADDR");
+  run->add_flag("--display", flags.display, "Show the annotated stream in a window");
+  lookout::cli::add_observe_options(*run, flags.observe);
 
   std::string validate_path;
   CLI::App* validate = app.add_subcommand("validate", "Check a pipeline file and its options without running it");
   validate->add_option("pipeline", validate_path, "Pipeline file (YAML)")->required();
+
+  lookout::cli::BenchFlags bench_flags;
+  CLI::App* bench = lookout::cli::add_bench_command(app, bench_flags, types);
 
   try {
     app.parse(argc, argv);
@@ -181,13 +282,20 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*run) return run_command(flags);
+    if (*run) {
+      lookout::cli::apply_logging(flags.observe.logging);
+      return run_command(flags);
+    }
+    if (*bench) {
+      install_signal_handlers();
+      return lookout::cli::bench_command(bench_flags, g_stop);
+    }
     return validate_command(validate_path);
   } catch (const lookout::ConfigError& e) {
-    fmt::print(stderr, "lookout: error: {}\n", e.what());
+    spdlog::error("{}", e.what());
     return lookout::kExitConfigError;
   } catch (const lookout::RuntimeError& e) {
-    fmt::print(stderr, "lookout: error: {}\n", e.what());
+    spdlog::error("{}", e.what());
     return lookout::kExitRuntimeError;
   } catch (const std::exception& e) {
     fmt::print(stderr, "lookout: internal error: {}\n", e.what());

@@ -34,6 +34,22 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
   max_ns_ = std::max(max_ns_, other.max_ns_);
 }
 
+LatencyHistogram LatencyHistogram::since(const LatencyHistogram& earlier) const {
+  LatencyHistogram window;
+  if (earlier.count_ > count_) return window;
+  std::size_t top = 0;
+  for (std::size_t i = 0; i < kBuckets; ++i) {
+    window.buckets_[i] = buckets_[i] >= earlier.buckets_[i] ? buckets_[i] - earlier.buckets_[i] : 0;
+    window.count_ += window.buckets_[i];
+    if (window.buckets_[i] > 0) top = i;
+  }
+  window.total_ns_ = std::max<std::int64_t>(0, total_ns_ - earlier.total_ns_);
+  if (window.count_ > 0) {
+    window.max_ns_ = std::min(max_ns_, static_cast<std::int64_t>(upper_edge_ns(top)));
+  }
+  return window;
+}
+
 double LatencyHistogram::percentile_ms(double q) const {
   if (count_ == 0) return 0.0;
   const auto rank = static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_)));

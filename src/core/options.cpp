@@ -65,6 +65,17 @@ void Options::set(const std::string& key, const std::string& value, const std::s
   values_[key] = Value{value, where};
 }
 
+Options Options::split(const std::vector<std::string>& keys) {
+  Options part(context_);
+  for (const auto& key : keys) {
+    const auto it = values_.find(key);
+    if (it == values_.end()) continue;
+    part.values_.insert(*it);
+    values_.erase(it);
+  }
+  return part;
+}
+
 const Options::Value* Options::lookup(const std::string& key) {
   used_.insert(key);
   const auto it = values_.find(key);

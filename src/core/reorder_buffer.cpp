@@ -1,5 +1,6 @@
 #include "lookout/core/reorder_buffer.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -34,7 +35,7 @@ std::optional<Frame> ReorderBuffer::pop_ready() {
   if (it == pending_.end() || it->first != next_seq_) return std::nullopt;
   Frame frame = std::move(it->second);
   pending_.erase(it);
-  ++next_seq_;
+  next_seq_ += std::max<std::int64_t>(frame.span, 1);
   return frame;
 }
 

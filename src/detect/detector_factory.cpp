@@ -1,10 +1,14 @@
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include <opencv2/core/utility.hpp>
 
+#include "blazeface_detector.h"
+#include "box_model_detector.h"
 #include "cascade_detector.h"
+#include "codes_detector.h"
 #include "downscaled_detector.h"
 #include "hog_detector.h"
 #include "lookout/core/error.h"
@@ -15,7 +19,19 @@ namespace {
 
 constexpr const char* kHog = "hog";
 constexpr const char* kCascade = "cascade";
+constexpr const char* kBlazeFace = "blazeface";
+constexpr const char* kYolo = "yolo";
+constexpr const char* kSsd = "ssd";
+constexpr const char* kCodes = "codes";
+constexpr const char* kNone = "none";
 constexpr const char* kDownscale = "downscale";
+
+// `none`: finds nothing and costs nothing, so a run measures the framework alone (decode, queues,
+// reorder, outputs) or just records and re-encodes its input.
+class NoDetector : public Detector {
+ public:
+  std::vector<Detection> detect(const cv::Mat&) override { return {}; }
+};
 
 std::string join(const std::vector<std::string>& words) {
   std::string text;
@@ -81,9 +97,56 @@ CascadeParams parse_cascade(Options& options) {
   return params;
 }
 
+CodesParams parse_codes(Options& options) {
+  CodesParams params;
+  std::vector<std::string> accepted{"all", "linear", "matrix"};
+  for (const auto& name : code_format_names()) accepted.push_back(name);
+  const std::string valid = "; valid: " + join(accepted);
+  if (options.has("formats")) {
+    std::string list = options.get_string("formats", "");
+    // Lists arrive joined with commas; '|' is accepted too, as zxing-cpp's own tools write it.
+    std::replace(list.begin(), list.end(), '|', ',');
+    std::size_t start = 0;
+    while (start <= list.size()) {
+      const std::size_t end = std::min(list.find(',', start), list.size());
+      std::string name = list.substr(start, end - start);
+      name.erase(0, name.find_first_not_of(' '));
+      name.erase(name.find_last_not_of(' ') + 1);
+      start = end + 1;
+      if (name.empty()) continue;
+      if (const auto formats = code_formats_from_name(name)) {
+        params.formats |= *formats;
+        continue;
+      }
+      std::string why = "'" + name + "' is not a code format";
+      if (names_maxicode(name)) {
+        why = "'" + name + "' cannot be read from video: zxing-cpp 1.4 reads MaxiCode only from "
+              "images that hold nothing but the code";
+      } else if (const auto suggestion = nearest(name, accepted)) {
+        why += " (did you mean '" + *suggestion + "'?)";
+      }
+      options.reject("formats", "code format names separated by commas; " + why + valid);
+    }
+    if (params.formats.empty()) options.reject("formats", "at least one code format" + valid);
+  }
+  params.try_harder = options.get_bool("try_harder", params.try_harder);
+  params.try_rotate = options.get_bool("try_rotate", params.try_rotate);
+  params.try_downscale = options.get_bool("try_downscale", params.try_downscale);
+  if (options.has("binarizer")) {
+    const auto binarizer = code_binarizer_from_name(options.get_string("binarizer", ""));
+    if (!binarizer) options.reject("binarizer", "one of " + join(code_binarizer_names()));
+    params.binarizer = *binarizer;
+  }
+  params.max_codes = options.get_int("max_codes", params.max_codes, 0, kMaxCodes);
+  params.patches = options.get_int("patches", params.patches, 0, kMaxPatches);
+  return params;
+}
+
 }  // namespace
 
-std::vector<std::string> detector_types() { return {kHog, kCascade}; }
+std::vector<std::string> detector_types() {
+  return {kHog, kCascade, kBlazeFace, kYolo, kSsd, kCodes, kNone};
+}
 
 std::vector<std::string> detector_option_keys(const std::string& type) {
   if (type == kHog) {
@@ -93,7 +156,16 @@ std::vector<std::string> detector_option_keys(const std::string& type) {
     return {"cascade",  "label",    "scale_factor", "min_neighbors",
             "min_size", "max_size", "equalize",     kDownscale};
   }
-  return {};
+  std::vector<std::string> keys;
+  if (type == kCodes) {
+    keys = {"formats", "try_harder", "try_rotate", "try_downscale", "binarizer", "max_codes",
+            "patches"};
+  }
+  if (type == kBlazeFace) keys = blazeface_option_keys();
+  if (type == kYolo) keys = yolo_option_keys();
+  if (type == kSsd) keys = ssd_option_keys();
+  if (!keys.empty()) keys.emplace_back(kDownscale);
+  return keys;
 }
 
 void configure_opencv_threads() {
@@ -107,7 +179,7 @@ void configure_opencv_threads() {
 DetectorFactory make_detector_factory(DetectorSpec spec) {
   Options& options = spec.options;
   const auto types = detector_types();
-  if (spec.type != kHog && spec.type != kCascade) {
+  if (std::find(types.begin(), types.end(), spec.type) == types.end()) {
     std::string message = prefix(options) + "unknown detector '" + spec.type + "'";
     if (const auto suggestion = nearest(spec.type, types)) {
       message += "; did you mean '" + *suggestion + "'?";
@@ -115,22 +187,47 @@ DetectorFactory make_detector_factory(DetectorSpec spec) {
     throw ConfigError(message + " (known: " + join(types) + ")");
   }
 
+  // Unknown keys first: a misspelt key (say 'modle') explains a failure that follows from its
+  // absence (the default model missing) better than that failure does. Asking for every known key
+  // marks it used without parsing it; the parsers below check the values.
+  const auto known_keys = detector_option_keys(spec.type);
+  for (const auto& key : known_keys) options.get_string(key, "");
+  options.check_all_used(known_keys);
+
   const double downscale = options.get_double(kDownscale, 1.0, 0.0, 1.0);
   if (downscale <= 0.0) options.reject(kDownscale, "a number greater than 0 and at most 1");
 
   DetectorFactory make;
+  if (spec.type == kNone) {
+    return []() -> std::unique_ptr<Detector> { return std::make_unique<NoDetector>(); };
+  }
   if (spec.type == kHog) {
     const HogParams params = parse_hog(options);
     make = [params]() -> std::unique_ptr<Detector> {
       return std::make_unique<HogDetector>(params);
     };
-  } else {
+  } else if (spec.type == kCascade) {
     const CascadeParams params = parse_cascade(options);
     make = [params]() -> std::unique_ptr<Detector> {
       return std::make_unique<CascadeDetector>(params);
     };
+  } else if (spec.type == kBlazeFace) {
+    // Each instance builds its own network from the model bytes read once here.
+    const BlazeFaceParams params = parse_blazeface(options);
+    make = [params]() -> std::unique_ptr<Detector> {
+      return std::make_unique<BlazeFaceDetector>(params);
+    };
+  } else if (spec.type == kCodes) {
+    const CodesParams params = parse_codes(options);
+    make = [params]() -> std::unique_ptr<Detector> {
+      return std::make_unique<CodesDetector>(params);
+    };
+  } else {
+    const BoxModelParams params = spec.type == kYolo ? parse_yolo(options) : parse_ssd(options);
+    make = [params]() -> std::unique_ptr<Detector> {
+      return std::make_unique<BoxModelDetector>(params);
+    };
   }
-  options.check_all_used(detector_option_keys(spec.type));
 
   if (downscale >= 1.0) return make;
   return [make, downscale]() -> std::unique_ptr<Detector> {

@@ -48,6 +48,10 @@ std::vector<Detection> DownscaledDetector::detect(const cv::Mat& image) {
     const cv::Rect clipped = cv::Rect(x0, y0, x1 - x0, y1 - y0) & bounds;
     if (clipped.empty()) continue;
     detection.box = clipped;
+    for (auto& point : detection.keypoints) {
+      point.x = static_cast<float>(point.x * sx);
+      point.y = static_cast<float>(point.y * sy);
+    }
     mapped.push_back(std::move(detection));
   }
   return mapped;

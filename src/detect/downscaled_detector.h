@@ -4,7 +4,7 @@
 // the factor, at the price of missing objects that become smaller than the detector's window.
 //
 // Boxes are scaled by input size / reduced size on each axis, rounded to whole pixels and clipped
-// to the image; a box that clips to nothing is dropped. Order is the wrapped detector's.
+// to the image; a box that clips to nothing is dropped. Keypoints are scaled by the same ratios. Order is the wrapped detector's.
 // Ownership: owns the wrapped detector. Thread safety: thread-compatible, like any Detector.
 
 #include <memory>

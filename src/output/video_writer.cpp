@@ -17,6 +17,7 @@
 #include <opencv2/core/mat.hpp>
 #include <optional>
 
+#include "gstreamer/frame_buffer.h"
 #include "gstreamer/gst_support.h"
 #include "lookout/core/error.h"
 
@@ -36,15 +37,6 @@ const char* muxer_for(const std::string& path) {
   if (ext == ".mkv") return "matroskamux";
   return nullptr;
 }
-
-// What a pushed buffer holds on to: the pixels, and whatever keeps borrowed pixels alive (the
-// capture layer's mapped sample), until the encoder is done with the buffer.
-struct HeldImage {
-  cv::Mat image;
-  std::shared_ptr<const void> owner;
-};
-
-void release_held(gpointer data) { delete static_cast<HeldImage*>(data); }
 
 void check_writable(const std::string& path) {
   // Creating the file is the only reliable test: access() says yes to root on most folders that
@@ -126,10 +118,8 @@ std::string segment_path(const std::string& path, int index) {
 
 struct VideoWriter::Impl {
   VideoWriterOptions options;
-  std::int64_t period_ns = 0;
+  gst::OutputTimestamps timestamps{0};
   std::uint64_t max_bytes = 0;
-  std::int64_t first_pts_ns = -1;
-  std::int64_t last_pts_ns = -1;
   bool finished = false;
   std::string failure;  // the first pipeline error seen; the pipeline cannot finish after one
 
@@ -337,7 +327,8 @@ VideoWriter::VideoWriter(VideoWriterOptions options) : impl_(std::make_unique<Im
   check_options(options);
   // splitmuxsink opens the files itself, later; the first one stands for all of them here.
   check_writable(options.segment_seconds > 0 ? segment_path(path, 0) : path);
-  impl_->period_ns = static_cast<std::int64_t>(1e9 * options.fps_den / options.fps_num);
+  impl_->timestamps =
+      gst::OutputTimestamps(static_cast<std::int64_t>(1e9 * options.fps_den / options.fps_num));
   impl_->options = std::move(options);
   impl_->build();
   impl_->start();
@@ -369,32 +360,11 @@ void VideoWriter::process(Frame& frame) {
   }
   impl.wait_for_room();
 
-  // No copy, whatever the row stride: the video meta below tells GStreamer where rows start.
-  auto held = std::make_unique<HeldImage>(HeldImage{frame.image, frame.owner});
-  const cv::Mat& image = held->image;
-  const std::size_t row_bytes = static_cast<std::size_t>(image.cols) * image.elemSize();
-  const gsize size = image.step[0] * static_cast<std::size_t>(image.rows - 1) + row_bytes;
-  GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, image.data, size, 0,
-                                                  size, held.get(), release_held);
-  held.release();
-  // The caps alone imply rows padded to four bytes; the meta states the real stride, which
-  // differs for odd widths and for images that are a region of a larger one.
-  gsize offsets[GST_VIDEO_MAX_PLANES] = {0};
-  gint strides[GST_VIDEO_MAX_PLANES] = {static_cast<gint>(image.step[0])};
-  gst_buffer_add_video_meta_full(buffer, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_FORMAT_BGR,
-                                 static_cast<guint>(image.cols), static_cast<guint>(image.rows), 1,
-                                 offsets, strides);
-
+  GstBuffer* buffer = gst::wrap_frame_image(frame);
   // Timestamps start at zero in the file; a stream that jumps back (a live reconnect) is kept
   // monotonic, which the encoder requires.
-  std::int64_t pts = frame.pts_ns >= 0 ? frame.pts_ns : frames_written_ * impl.period_ns;
-  if (impl.first_pts_ns < 0) impl.first_pts_ns = pts;
-  pts -= impl.first_pts_ns;
-  if (impl.last_pts_ns >= 0 && pts <= impl.last_pts_ns) pts = impl.last_pts_ns + impl.period_ns;
-  impl.last_pts_ns = pts;
-  GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(pts);
-  GST_BUFFER_DURATION(buffer) =
-      static_cast<GstClockTime>(frame.duration_ns > 0 ? frame.duration_ns : impl.period_ns);
+  GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(impl.timestamps.next(frame, frames_written_));
+  GST_BUFFER_DURATION(buffer) = static_cast<GstClockTime>(impl.timestamps.duration(frame));
 
   const GstFlowReturn flow = gst_app_src_push_buffer(impl.appsrc, buffer);
   if (flow != GST_FLOW_OK) {

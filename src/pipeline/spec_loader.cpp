@@ -1,6 +1,8 @@
 #include "lookout/pipeline/spec_loader.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -13,13 +15,18 @@
 namespace lookout {
 namespace {
 
-const std::vector<std::string> kTopKeys{"input", "workers", "max_in_flight", "max_frames", "stages", "output"};
-const std::vector<std::string> kInputKeys{"uri", "transport", "latency", "width", "height", "fps", "realtime"};
+const std::vector<std::string> kTopKeys{"input",       "workers",    "max_in_flight", "max_frames",
+                                        "drop_policy", "max_age_ms", "duration",      "stages", "output"};
+const std::vector<std::string> kInputKeys{"uri",  "transport", "latency",       "width",
+                                          "height", "fps",     "realtime", "stall_timeout",
+                                          "reconnect_attempts"};
 const std::vector<std::string> kTransports{"auto", "tcp", "udp"};
 const std::vector<std::string> kSpeedPresets{"ultrafast", "superfast", "veryfast", "faster", "fast",
                                               "medium", "slow", "slower", "veryslow"};
-const std::vector<std::string> kOutputKeys{"video",   "metadata",    "annotate",       "speed_preset",
-                                           "bitrate", "fragment_ms", "segment_seconds"};
+const std::vector<std::string> kOutputKeys{"video",   "metadata",    "annotate",        "speed_preset",
+                                           "bitrate", "fragment_ms", "segment_seconds", "restream",
+                                           "display"};
+const std::vector<std::string> kRestreamKeys{"port", "address"};
 
 // Collects every problem in a file so that one run of `lookout validate` shows them all.
 class Reader {
@@ -136,7 +143,7 @@ void read_stages(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
     }
     const YAML::Node type = item["detector"];
     if (!type) {
-      reader.error(item, fmt::format("stage {} has no 'detector' key; add one: detector: hog | cascade", index));
+      reader.error(item, fmt::format("stage {} has no 'detector' key; add one, e.g. detector: hog (or cascade, motion, codes, blazeface...)", index));
       continue;
     }
     DetectorSpec stage;
@@ -153,10 +160,36 @@ void read_stages(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
   }
 }
 
+// restream: 8554, or restream: {port: 8554, address: 0.0.0.0}
+void read_restream(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
+  if (node.IsScalar()) {
+    if (auto port = reader.integer<int>(node, "output.restream", 1, 65535)) spec.restream_port = *port;
+    return;
+  }
+  if (!node.IsMap()) {
+    reader.error(node, "'output.restream' must be a port (restream: 8554) or a mapping such as "
+                       "{port: 8554, address: 0.0.0.0}");
+    return;
+  }
+  bool has_port = false;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    if (key == "port") {
+      has_port = true;
+      if (auto port = reader.integer<int>(entry.second, "output.restream.port", 1, 65535)) spec.restream_port = *port;
+    } else if (key == "address") {
+      if (auto text = reader.scalar(entry.second, "output.restream.address")) spec.restream_address = *text;
+    } else {
+      reader.unknown_key(entry.first, "output.restream", kRestreamKeys);
+    }
+  }
+  if (!has_port) reader.error(node, "'output.restream' needs a port, e.g. {port: 8554, address: 127.0.0.1}");
+}
+
 void read_output(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
   if (!node.IsMap()) {
     reader.error(node, "'output' must be a mapping with keys video, metadata, annotate, speed_preset, bitrate, "
-                       "fragment_ms, segment_seconds");
+                       "fragment_ms, segment_seconds, restream, display");
     return;
   }
   for (const auto& entry : node) {
@@ -168,6 +201,10 @@ void read_output(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
       if (auto text = reader.scalar(value, "output.metadata")) spec.metadata_output = *text;
     } else if (key == "annotate") {
       if (auto flag = reader.boolean(value, "output.annotate")) spec.annotate = *flag;
+    } else if (key == "restream") {
+      read_restream(reader, value, spec);
+    } else if (key == "display") {
+      if (auto flag = reader.boolean(value, "output.display")) spec.display = *flag;
     } else if (key == "speed_preset" || key == "bitrate" || key == "fragment_ms" || key == "segment_seconds") {
       if (auto text = reader.scalar(value, "output." + key)) spec.video_options.set(key, *text, reader.where(value));
     } else {
@@ -205,6 +242,19 @@ PipelineSpec parse_pipeline(const std::string& text, const std::string& origin) 
       if (auto n = reader.integer<std::size_t>(value, key, 0, 4096)) spec.max_in_flight = *n;
     } else if (key == "max_frames") {
       if (auto n = reader.integer<std::int64_t>(value, key, -1, std::int64_t{1} << 40)) spec.max_frames = *n;
+    } else if (key == "drop_policy") {
+      if (auto policy = reader.scalar(value, key)) spec.drop_policy = *policy;
+    } else if (key == "duration") {
+      if (auto written = reader.scalar(value, key)) {
+        double seconds = -1;
+        if (!YAML::convert<double>::decode(value, seconds) || !(seconds >= 0) || seconds > 1e9) {
+          reader.error(value, fmt::format("'duration' must be a number of seconds (0: no limit), not '{}'", *written));
+        } else {
+          spec.duration_seconds = seconds;
+        }
+      }
+    } else if (key == "max_age_ms") {
+      if (auto n = reader.integer<int>(value, key, 0, 3'600'000)) spec.max_age_ms = *n;
     } else if (key == "stages") {
       read_stages(reader, value, spec);
     } else if (key == "output") {
@@ -227,6 +277,62 @@ PipelineSpec load_pipeline_file(const std::string& path) {
   return parse_pipeline(text.str(), path);
 }
 
+namespace {
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text.empty() ? "(none)" : text;
+}
+
+// Splits each stage into its chain settings (name, gating) and its detector's own options, and
+// checks that gating refers to an earlier stage and that motion comes first.
+void validate_stages(const PipelineSpec& spec, ValidatedPipeline& validated,
+                     std::vector<std::string>& errors) {
+  std::vector<std::string> names;
+  bool detector_seen = false;
+  for (const auto& written : spec.stages) {
+    DetectorSpec stage = written;
+    Options chain_options = stage.options.split(chain_option_keys());
+    try {
+      ChainStage chained = parse_chain_stage(chain_options, stage.type);
+      const std::string where = stage.options.context();
+      if (std::find(names.begin(), names.end(), chained.name) != names.end()) {
+        throw ConfigError(fmt::format("{}: the name '{}' is taken by an earlier stage; give this one "
+                                      "another with 'name:'", where, chained.name));
+      }
+      for (const std::string* ref : {&chained.regions, &chained.when}) {
+        if (ref->empty() || std::find(names.begin(), names.end(), *ref) != names.end()) continue;
+        throw ConfigError(fmt::format("{}: '{}' is not an earlier stage; a stage can use the boxes "
+                                      "of the stages before it: {}", where, *ref, join_names(names)));
+      }
+      const std::string name = chained.name;
+      if (stage.type == "motion") {
+        if (detector_seen) {
+          throw ConfigError(fmt::format("{}: motion runs in capture order, before the detectors; "
+                                        "move it above them", where));
+        }
+        if (!chained.regions.empty() || !chained.when.empty() || chained.every != 1) {
+          throw ConfigError(fmt::format("{}: motion sees every frame (its model must); leave out "
+                                        "regions, when and every", where));
+        }
+        MotionParams params = parse_motion_params(stage.options);
+        stage.options.check_all_used(motion_option_keys());
+        validated.capture_stages.push_back({chained.name, std::move(params)});
+      } else {
+        detector_seen = true;
+        chained.factory = make_detector_factory(stage);
+        validated.stages.push_back(std::move(chained));
+      }
+      names.push_back(name);
+    } catch (const ConfigError& e) {
+      errors.push_back(e.what());
+    }
+  }
+}
+
+}  // namespace
+
 ValidatedPipeline validate_pipeline(PipelineSpec spec) {
   std::vector<std::string> errors = spec.problems;
   ValidatedPipeline validated;
@@ -235,6 +341,16 @@ ValidatedPipeline validate_pipeline(PipelineSpec spec) {
   }
   if (spec.stages.empty()) {
     errors.push_back(spec.origin + ": no stages; add one with --detector hog or a 'stages:' list");
+  }
+  if (spec.drop_policy == "oldest") {
+    validated.drop_policy = DropPolicy::kDropOldest;
+  } else if (spec.drop_policy == "newest") {
+    validated.drop_policy = DropPolicy::kDropNewest;
+  } else if (spec.drop_policy == "block") {
+    validated.drop_policy = DropPolicy::kBlock;
+  } else if (spec.drop_policy != "auto") {
+    errors.push_back(fmt::format("{}: drop_policy '{}' is not known; use oldest, newest, block or auto",
+                                 spec.origin, spec.drop_policy));
   }
   try {
     Options& input = spec.input_options;
@@ -252,17 +368,16 @@ ValidatedPipeline validate_pipeline(PipelineSpec spec) {
     source.height = input.get_int("height", 0, 0, 16384);
     source.fps = input.get_int("fps", 0, 0, 1000);
     source.realtime = input.get_bool("realtime", false);
+    const double stall_seconds = input.get_double(
+        "stall_timeout", std::chrono::duration<double>(source.stall_timeout).count(), 0.1, 3600);
+    source.stall_timeout = std::chrono::milliseconds(std::llround(stall_seconds * 1000));
+    source.reconnect_attempts = input.get_int("reconnect_attempts", source.reconnect_attempts, -1,
+                                              1'000'000);
     input.check_all_used(kInputKeys);
   } catch (const ConfigError& e) {
     errors.push_back(e.what());
   }
-  for (const auto& stage : spec.stages) {
-    try {
-      validated.factories.push_back(make_detector_factory(stage));
-    } catch (const ConfigError& e) {
-      errors.push_back(e.what());
-    }
-  }
+  validate_stages(spec, validated, errors);
   try {
     Options& video = spec.video_options;
     validated.speed_preset = video.get_string("speed_preset", validated.speed_preset);

@@ -5,13 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -44,18 +48,35 @@ class KilledRun : public ::testing::Test {
     input_ = dir_ = nullptr;
   }
 
-  // Runs hog with one worker writing `output` and kills it with SIGKILL after a few seconds:
-  // long enough for the start-up and a few clusters or fragments, short of the whole clip.
+  // Runs hog with one worker writing `output` and kills it with SIGKILL once the metadata (written
+  // after the video, frame by frame) holds kFramesBeforeKill lines: a few clusters or fragments
+  // into the run, however slow the machine, and far short of the whole clip.
   static testing::ProcessResult run_and_kill(const std::string& output,
                                              const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{
-        "run",      "--input", *input_,      "--detector",           "hog", "--workers", "1",
-        "--output", output,    "--metadata", *dir_ + "/unused.jsonl"};
+    const std::string metadata = output + ".jsonl";
+    std::vector<std::string> args{"run",      "--input", *input_,      "--detector", "hog", "--workers",
+                                  "1",        "--output", output,      "--metadata", metadata};
     args.insert(args.end(), extra.begin(), extra.end());
-    const auto delay = testing::short_run() ? 8s : 3s;
-    return run_lookout(args, std::chrono::seconds(120), {SIGKILL, delay});
+    std::atomic<bool> due{false};
+    std::atomic<bool> finished{false};
+    std::thread watcher([&] {
+      while (!finished.load() && !due.load()) {
+        std::ifstream in(metadata);
+        const auto lines = std::count(std::istreambuf_iterator<char>(in), {}, '\n');
+        if (lines >= kFramesBeforeKill) due.store(true);
+        std::this_thread::sleep_for(20ms);
+      }
+    });
+    testing::SignalPlan plan;
+    plan.signal = SIGKILL;
+    plan.when = &due;
+    auto result = run_lookout(args, std::chrono::seconds(300), plan);
+    finished.store(true);
+    watcher.join();
+    return result;
   }
 
+  static constexpr int kFramesBeforeKill = 75;  // 3 s of the 25 fps clip
   static constexpr int kInputFrames = 2000;
   static std::string* dir_;
   static std::string* input_;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
@@ -50,12 +51,20 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::sec
   bool err_open = true;
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = started + timeout;
-  bool signalled = plan.signal == 0;
+  int sent = 0;
+  const int to_send = plan.signal == 0 ? 0 : std::max(plan.repeat, 1);
+  std::chrono::steady_clock::time_point last_sent;
   while (out_open || err_open) {
-    if (!signalled && std::chrono::steady_clock::now() - started >= plan.after) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool due = sent > 0 ? now - last_sent >= plan.interval
+                     : plan.when != nullptr ? plan.when->load()
+                                            : now - started >= plan.after;
+    if (sent < to_send && due) {
       ::kill(pid, plan.signal);
-      signalled = true;
+      ++sent;
+      last_sent = now;
     }
+    const bool signalled = sent == to_send;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {

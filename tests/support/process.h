@@ -2,6 +2,7 @@
 // Runs a command (no shell) and captures its exit code, stdout and stderr; for tests of the
 // `lookout` command itself. A run that exceeds its timeout is killed and reported as such.
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -16,10 +17,15 @@ struct ProcessResult {
   std::string err;
 };
 
-// A signal to send to the process once `after` has passed (e.g. SIGINT to test Ctrl-C).
+// A signal to send to the process once `after` has passed (e.g. SIGINT to test Ctrl-C), or, when
+// `when` is set, once *when is true (checked every 20 ms; another thread sets it).
+// With `repeat` > 1 the signal is sent that many times, `interval` apart (a second Ctrl-C).
 struct SignalPlan {
   int signal = 0;
   std::chrono::milliseconds after{0};
+  const std::atomic<bool>* when = nullptr;
+  int repeat = 1;
+  std::chrono::milliseconds interval{0};
 };
 
 ProcessResult run_process(const std::vector<std::string>& argv,

@@ -3,8 +3,10 @@
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -22,6 +24,32 @@ struct RtspServer::Running {
     if (server != nullptr) g_object_unref(server);
     if (loop != nullptr) g_main_loop_unref(loop);
     if (context != nullptr) g_main_context_unref(context);
+  }
+};
+
+// Valves of every media made so far; each holds a reference, released when the server stops.
+struct RtspServer::Stall {
+  std::mutex mutex;
+  bool stalled = false;
+  std::vector<GstElement*> valves;
+
+  void release() {
+    std::lock_guard lock(mutex);
+    for (GstElement* valve : valves) gst_object_unref(valve);
+    valves.clear();
+  }
+
+  // "media-configure": runs on the server's thread as each new media is made, before it starts.
+  static void on_media_configure(GstRTSPMediaFactory* /*factory*/, GstRTSPMedia* media,
+                                 gpointer data) {
+    auto* stall = static_cast<Stall*>(data);
+    GstElement* element = gst_rtsp_media_get_element(media);
+    GstElement* valve = gst_bin_get_by_name(GST_BIN(element), kStallValve);
+    gst_object_unref(element);
+    if (valve == nullptr) return;
+    std::lock_guard lock(stall->mutex);
+    g_object_set(valve, "drop", stall->stalled ? TRUE : FALSE, nullptr);
+    stall->valves.push_back(valve);
   }
 };
 
@@ -50,9 +78,18 @@ void add_authentication(GstRTSPServer* server, GstRTSPMediaFactory* factory,
 
 }  // namespace
 
-RtspServer::RtspServer(Settings settings) : settings_(std::move(settings)) {}
+RtspServer::RtspServer(Settings settings)
+    : settings_(std::move(settings)), stall_(std::make_unique<Stall>()) {}
 
 RtspServer::~RtspServer() { stop(); }
+
+void RtspServer::set_stalled(bool stalled) {
+  std::lock_guard lock(stall_->mutex);
+  stall_->stalled = stalled;
+  for (GstElement* valve : stall_->valves) {
+    g_object_set(valve, "drop", stalled ? TRUE : FALSE, nullptr);
+  }
+}
 
 void RtspServer::start() {
   if (running_) return;
@@ -62,12 +99,17 @@ void RtspServer::start() {
   running->loop = g_main_loop_new(running->context, FALSE);
   running->server = gst_rtsp_server_new();
   gst_rtsp_server_set_address(running->server, "127.0.0.1");
-  const std::string service = std::to_string(settings_.port);
+  // A restarted server keeps its address, as a camera does; gst-rtsp-server binds with
+  // SO_REUSEADDR, so the port is free again at once although closed connections linger.
+  const int port = settings_.port != 0 ? settings_.port : last_port_;
+  const std::string service = std::to_string(port);
   gst_rtsp_server_set_service(running->server, service.c_str());
 
   GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
   gst_rtsp_media_factory_set_launch(factory, settings_.launch.c_str());
   gst_rtsp_media_factory_set_shared(factory, settings_.shared ? TRUE : FALSE);
+  g_signal_connect(factory, "media-configure", G_CALLBACK(Stall::on_media_configure),
+                   stall_.get());
   if (!settings_.user.empty()) {
     add_authentication(running->server, factory, settings_.user, settings_.password);
   }
@@ -79,9 +121,10 @@ void RtspServer::start() {
   running->source_id = gst_rtsp_server_attach(running->server, running->context);
   if (running->source_id == 0) {
     throw std::runtime_error(
-        fmt::format("RtspServer: cannot listen on 127.0.0.1:{}", settings_.port));
+        fmt::format("RtspServer: cannot listen on 127.0.0.1:{}", port));
   }
   running->port = gst_rtsp_server_get_bound_port(running->server);
+  last_port_ = running->port;
   Running* raw = running.get();
   running->thread = std::thread([raw] {
     g_main_context_push_thread_default(raw->context);
@@ -107,6 +150,7 @@ void RtspServer::stop() {
   g_main_context_invoke(running_->context, shut_down, running_.get());
   running_->thread.join();
   running_.reset();
+  stall_->release();
 }
 
 int RtspServer::port() const { return running_ ? running_->port : 0; }

@@ -1,9 +1,11 @@
 // lookout-rtsp-test-server: serves a test pattern or a video file over RTSP on 127.0.0.1 until it
 // is interrupted, for benchmarks and trying live input by hand.
 //
-//   lookout-rtsp-test-server [--port N] [--user U --password P] [test:PATTERN | FILE]
+//   lookout-rtsp-test-server [--port N] [--user U --password P] [--size WxH] [--fps N]
+//                            [test:PATTERN | FILE]
 //
-// A pattern (default test:ball) is a live 640x480 feed at 25 fps shared by every client; a file
+// A pattern (default test:ball) is a live feed shared by every client, 640x480 at 25 fps unless
+// --size and --fps say otherwise; a file
 // is decoded and re-encoded to H.264 and played from its start for each client. The URL to give
 // lookout is printed on stdout.
 
@@ -26,7 +28,7 @@ extern "C" void on_signal(int) { g_stop = 1; }
 
 int usage() {
   std::fputs("usage: lookout-rtsp-test-server [--port N] [--user U --password P] "
-             "[test:PATTERN | FILE]\n", stderr);
+             "[--size WxH] [--fps N] [test:PATTERN | FILE]\n", stderr);
   return 2;
 }
 
@@ -43,6 +45,7 @@ bool plain_name(const std::string& text) {
 int main(int argc, char** argv) {
   lookout::testing::RtspServer::Settings settings;
   std::string input = "test:ball";
+  int width = 640, height = 480, fps = 25;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -52,6 +55,11 @@ int main(int argc, char** argv) {
       settings.user = argv[++i];
     } else if (arg == "--password" && has_value) {
       settings.password = argv[++i];
+    } else if (arg == "--size" && has_value) {
+      if (std::sscanf(argv[++i], "%dx%d", &width, &height) != 2 || width <= 0 || height <= 0) return usage();
+    } else if (arg == "--fps" && has_value) {
+      fps = std::atoi(argv[++i]);
+      if (fps <= 0) return usage();
     } else if (arg == "--help" || arg == "-h" || arg.rfind("--", 0) == 0) {
       return usage();
     } else {
@@ -64,8 +72,8 @@ int main(int argc, char** argv) {
     const std::string pattern = input.substr(5).empty() ? "ball" : input.substr(5);
     if (!plain_name(pattern)) return usage();
     settings.launch = fmt::format(
-        "( videotestsrc is-live=true pattern={} ! video/x-raw,width=640,height=480,framerate=25/1 "
-        "! {} )", pattern, encode);
+        "( videotestsrc is-live=true pattern={} ! video/x-raw,width={},height={},framerate={}/1 "
+        "! {} )", pattern, width, height, fps, encode);
   } else {
     if (::access(input.c_str(), R_OK) != 0) {
       fmt::print(stderr, "lookout-rtsp-test-server: cannot read '{}'\n", input);

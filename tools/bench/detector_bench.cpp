@@ -1,6 +1,8 @@
 // lookout-detector-bench: how fast one detector runs on one core, with decoding out of the way.
 // Decodes the input into memory first, then times detect() on every frame on this thread alone
-// (OpenCV's own pool off, as in the pipeline). Prints "detector_fps <value>" and a short report.
+// (OpenCV's own pool off, as in the pipeline), after one untimed warm-up call. Works with every
+// detector type (--detector, --opt as for lookout run). Prints "detector_fps <value>" and a short
+// report.
 
 #include <chrono>
 #include <string>
@@ -47,6 +49,10 @@ int main(int argc, char** argv) {
     }
     if (!error.empty()) throw lookout::RuntimeError(error);
     if (images.empty()) throw lookout::RuntimeError("no frames decoded from " + input);
+
+    // One untimed call first: a neural network allocates its buffers and picks its kernels on the
+    // first forward pass, a cost a pipeline pays once per worker at start, not per frame.
+    detector->detect(images.front());
 
     std::size_t detections = 0;
     const auto begin = std::chrono::steady_clock::now();

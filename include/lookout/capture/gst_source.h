@@ -29,11 +29,28 @@
 // never waits for the consumer: a full appsink discards its oldest frame, so a camera or server is
 // never stalled (those discards are not counted; the consumer's drops are).
 //
+// Reconnection: a live network or device input (rtsp://, an http(s):// stream that opens live,
+// /dev/videoN, a gst: description that opens live; not test: patterns, files or realtime files)
+// that is lost once streaming (its pipeline posts an error, reaches end of stream, or gives no
+// frame for `stall_timeout`) is brought back inside read(): the pipeline is torn down, and after
+// a wait of `reconnect_delay`, doubling up to `reconnect_max_delay`, each +-20% at random, a new
+// one is built and given `stall_timeout` to deliver its first frame; up to `reconnect_attempts`
+// attempts per loss (-1: forever). That first frame carries a StreamEvent (kGap: when the last
+// frame before the loss arrived, how long until this one, the attempts it took, why the stream was
+// lost) in `events`, and pts stay monotonic: the new pipeline's timestamps are shifted so that
+// this frame's pts is the last pts before the gap plus the gap's wall-clock duration. A stream
+// that comes back at another size is an error (the outputs were opened for the first size).
+// interrupt() ends a reconnection wait or attempt promptly, and read() then returns kEnd.
+// The first open never retries: an input that does not open fails at once, as described below.
+//
 // Errors: a missing or unreadable local file or camera device, a bad test pattern, option or gst:
 // description are ConfigErrors; a stream GStreamer cannot open, play or decode is a RuntimeError;
 // both name the input with any credentials masked (rtsp://***@host/...). A stream that breaks
-// mid-way makes read() return kError with GStreamer's message and the element's name.
-// Thread safety: read() from one thread; interrupt() from any.
+// mid-way makes read() return kError with GStreamer's message and the element's name, when it is
+// not reconnected or when every reconnection attempt failed (the message then also says how many
+// were made). Any live input that gives no frame for `stall_timeout` and is not reconnected is an
+// error too.
+// Thread safety: read() from one thread; interrupt() and status() from any.
 
 #include <chrono>
 #include <cstddef>
@@ -63,10 +80,22 @@ struct SourceOptions {
 
   // Files only: replay at the file's own frame rate, as if live.
   bool realtime = false;
+
+  // Live inputs: no frame for this long (while streaming, or from a reconnection attempt) means
+  // the stream is lost. 100 ms to 1 h.
+  std::chrono::milliseconds stall_timeout{10'000};
+  // Reconnectable inputs (see above): attempts per loss before read() reports the error; -1:
+  // forever; 0: never reconnect.
+  int reconnect_attempts = -1;
+  // The wait before the first attempt after a loss (1 ms to 1 h), doubled after each failed
+  // attempt up to `reconnect_max_delay` (at least `reconnect_delay`, at most 1 h).
+  std::chrono::milliseconds reconnect_delay{500};
+  std::chrono::milliseconds reconnect_max_delay{30'000};
 };
 
 // Opens the input; blocks until its first frame is decoded or `open_timeout` passes. Throws
-// ConfigError or RuntimeError as described above.
+// ConfigError or RuntimeError as described above; out-of-range options are ConfigErrors naming
+// the option.
 std::unique_ptr<Source> open_source(const SourceOptions& options);
 
 }  // namespace lookout

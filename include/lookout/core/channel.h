@@ -69,9 +69,19 @@ class Channel {
   // Items queued now; exact with the mutex backend, approximate while others push or pop.
   std::size_t size() const;
 
+  // The most items queued at once so far (as size() saw it after each push).
+  std::size_t peak_size() const { return peak_.load(std::memory_order_relaxed); }
+
  private:
   static constexpr std::chrono::milliseconds kWakeSlice{10};
+  void note_size(std::size_t size) {
+    std::size_t peak = peak_.load(std::memory_order_relaxed);
+    while (size > peak && !peak_.compare_exchange_weak(peak, size, std::memory_order_relaxed)) {
+    }
+  }
+
   const std::size_t capacity_;
+  std::atomic<std::size_t> peak_{0};
   std::atomic<bool> closed_{false};
 #if LOOKOUT_CHANNEL_MUTEX
   mutable std::mutex mutex_;
@@ -99,6 +109,7 @@ bool Channel<T>::push(T&& item, Clock::time_point deadline) {
   }
   if (closed() || items_.size() >= capacity_) return false;
   items_.push_back(std::move(item));
+  note_size(items_.size());
   not_empty_.notify_one();
   return true;
 }
@@ -148,6 +159,7 @@ bool Channel<T>::push(T&& item, Clock::time_point deadline) {
         return false;
       }
       queue_.enqueue(std::move(item));
+      note_size(queue_.size_approx());
       return true;
     }
     if (left == Clock::duration::zero()) return false;

@@ -17,10 +17,13 @@ struct Detection {
   double score = 0.0;                    // detector-specific confidence; higher is surer
   std::optional<std::int64_t> track_id;  // set by a tracker, if any
   std::optional<std::string> text;       // decoded payload (codes), if any
+  std::vector<cv::Point2f> keypoints{};  // input pixels; detector-defined points (e.g. eyes), if any
+  std::string stage{};                   // the pipeline stage that found it (set by the pipeline)
 
   friend bool operator==(const Detection& a, const Detection& b) {
     return a.box == b.box && a.label == b.label && a.score == b.score &&
-           a.track_id == b.track_id && a.text == b.text;
+           a.track_id == b.track_id && a.text == b.text && a.keypoints == b.keypoints &&
+           a.stage == b.stage;
   }
 };
 

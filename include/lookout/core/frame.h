@@ -11,6 +11,11 @@
 // stalls the reorder stage. End of stream is a frame too: `is_end()` is true, its seq is the number
 // of frames the source produced, so it sorts after all of them.
 //
+// Drops: a frame the pipeline could not afford to process is turned into a dropped marker by
+// drop(), which keeps its seq, pts and events and lets go of its pixels. A marker made at the
+// entrance may stand for a run of consecutive frames (`span` > 1: seqs seq .. seq + span - 1), so
+// the number of markers in flight stays bounded however many frames a live source outruns us by.
+//
 // Thread safety: thread-compatible (no internal locking); only its current owner touches it.
 
 #include <chrono>
@@ -22,6 +27,7 @@
 #include <opencv2/core/mat.hpp>
 
 #include "lookout/core/detection.h"
+#include "lookout/core/stream_event.h"
 
 namespace lookout {
 
@@ -33,7 +39,16 @@ enum class FrameStatus {
   kFailed,   // a stage threw on it; `error` says which and why; the image may be present
 };
 
+// Why a frame was dropped.
+enum class DropCause {
+  kNone,
+  kPipelineFull,  // a live source outran the pipeline: the entrance had no room (drop policy)
+  kTooOld,        // older than the maximum age when a worker took it up
+  kStopping,      // still waiting for a worker when an immediate stop was requested
+};
+
 const char* to_string(FrameStatus status);
+const char* to_string(DropCause cause);
 
 class Frame {
  public:
@@ -53,6 +68,9 @@ class Frame {
   // Marks the frame failed by `stage` with `reason`; the first failure wins.
   void fail(const std::string& stage, const std::string& reason);
 
+  // Turns the frame into a dropped marker: releases the image, keeps seq, pts and events.
+  void drop(DropCause why);
+
   int stream = 0;
   std::int64_t seq = -1;
   std::int64_t pts_ns = -1;       // presentation time from the stream; -1 if unknown
@@ -63,6 +81,9 @@ class Frame {
   std::vector<Detection> detections;
   FrameStatus status = FrameStatus::kOk;
   std::string error;  // for kFailed: "stage: reason"
+  DropCause drop_cause = DropCause::kNone;  // for kDropped
+  std::int64_t span = 1;  // seqs this frame stands for; > 1 only for a run of entrance drops
+  std::vector<StreamEvent> events;  // what happened to the stream just before this frame
 
  private:
   bool end_ = false;

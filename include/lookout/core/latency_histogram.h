@@ -13,11 +13,17 @@ class LatencyHistogram {
  public:
   void record(std::chrono::nanoseconds duration);
   void merge(const LatencyHistogram& other);
+  // What was recorded after `earlier`, a snapshot of this same histogram taken before: for
+  // percentiles over a window (e.g. the last 10 s). Counts of `earlier` larger than this one's
+  // (not a snapshot of it) give an empty histogram. The window's max is the top edge of its
+  // highest non-empty bucket, capped at this one's max: exact to within one bucket.
+  LatencyHistogram since(const LatencyHistogram& earlier) const;
 
   std::uint64_t count() const { return count_; }
   // The q-quantile (0..1) in milliseconds: the upper edge of the bucket holding it; 0 if empty.
   double percentile_ms(double q) const;
   double mean_ms() const;
+  double total_ms() const { return static_cast<double>(total_ns_) / 1e6; }
   double max_ms() const { return static_cast<double>(max_ns_) / 1e6; }
 
  private:

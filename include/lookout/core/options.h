@@ -29,6 +29,10 @@ class Options {
   void set(const std::string& key, const std::string& value, const std::string& where);
 
   bool has(const std::string& key) const { return values_.count(key) != 0; }
+
+  // Moves the values of `keys` (those that are set) into a new Options with the same context, for
+  // settings that belong to the layer around a component rather than to the component itself.
+  Options split(const std::vector<std::string>& keys);
   const std::string& context() const { return context_; }
 
   std::string get_string(const std::string& key, const std::string& fallback);

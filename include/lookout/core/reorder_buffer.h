@@ -2,7 +2,8 @@
 // ReorderBuffer: restores frame order by seq after a parallel stage (oneTBB calls this a
 // sequencer). Frames go in in any order and come out strictly by seq: 0, 1, 2, ... A dropped or
 // failed frame is inserted like any other (as a marker), so a gap never stalls the stream; the
-// end-of-stream frame has seq == frame count and so comes out last.
+// end-of-stream frame has seq == frame count and so comes out last. A marker standing for a run of
+// dropped frames (span > 1) covers seqs seq .. seq + span - 1.
 //
 // Bound: at most `capacity` frames are held. The pipeline guarantees that by admitting at most
 // `capacity` frames into flight (a limiter at the source); insert() treats a violation, like a

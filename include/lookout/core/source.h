@@ -2,7 +2,10 @@
 // Source: where frames come from. The capture layer implements it over GStreamer; tests implement
 // it with scripted frames. The source is opened when it is constructed, so its StreamInfo is
 // known before the pipeline (and its outputs) start.
+//
+// Thread safety: read() from one thread only; interrupt() and status() from any thread.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -23,6 +26,37 @@ struct StreamInfo {
   double fps() const { return fps_num > 0 && fps_den > 0 ? double(fps_num) / fps_den : 0.0; }
 };
 
+// A snapshot of how a source is doing, for metrics and the run summary.
+struct SourceStatus {
+  enum class State {
+    kConnecting,    // opening, before the first frame
+    kStreaming,     // frames are arriving
+    kReconnecting,  // the stream was lost (it stalled, failed or ended) and is being brought back
+    kEnded,         // read() has returned kEnd or kError, or the source was interrupted
+  };
+
+  State state = State::kStreaming;
+  std::int64_t frames = 0;              // frames read() has delivered
+  std::int64_t reconnects = 0;          // times the stream was lost and came back
+  std::int64_t reconnect_attempts = 0;  // connection attempts after a loss, failed ones included
+  // Wall-clock time the last frame arrived; the epoch if none has.
+  std::chrono::system_clock::time_point last_frame{};
+};
+
+inline const char* to_string(SourceStatus::State state) {
+  switch (state) {
+    case SourceStatus::State::kConnecting:
+      return "connecting";
+    case SourceStatus::State::kStreaming:
+      return "streaming";
+    case SourceStatus::State::kReconnecting:
+      return "reconnecting";
+    case SourceStatus::State::kEnded:
+      return "ended";
+  }
+  return "unknown";
+}
+
 class Source {
  public:
   enum class Read { kFrame, kEnd, kError };
@@ -32,12 +66,19 @@ class Source {
   virtual const StreamInfo& info() const = 0;
 
   // Blocks until the next frame is ready (kFrame: `frame` holds image, owner, pts, duration and
-  // capture time; stream and seq are left to the caller), the stream ended (kEnd), or it broke
-  // (kError: `error` names the input and what went wrong). Called from one thread only.
+  // capture time, and `events` for what happened to the stream just before it; stream and seq are
+  // left to the caller), the stream ended (kEnd), or it broke (kError: `error` names the input and
+  // what went wrong). A source that reconnects does so inside read(), which then blocks until the
+  // stream is back. Called from one thread only.
   virtual Read read(Frame& frame, std::string& error) = 0;
 
-  // Makes a blocked or later read() return kEnd promptly. Safe from any thread.
+  // Makes a blocked or later read() return kEnd promptly, also while it waits to reconnect. Safe
+  // from any thread.
   virtual void interrupt() = 0;
+
+  // A consistent snapshot; never blocks for long. Safe from any thread. Sources that do not track
+  // their status (test fakes) report the default: streaming, with zero counts.
+  virtual SourceStatus status() const { return {}; }
 };
 
 }  // namespace lookout

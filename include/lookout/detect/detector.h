@@ -1,5 +1,6 @@
 #pragma once
-// Detector: finds objects in one BGR image. Implementations wrap OpenCV's detectors.
+// Detector: finds objects in one BGR image. Implementations wrap OpenCV's detectors and
+// zxing-cpp's code reader.
 //
 // Thread safety: thread-compatible. OpenCV detectors keep scratch state, so each pipeline worker
 // owns its own instance, made by a DetectorFactory. detect() must not use OpenCV's own thread
@@ -28,8 +29,9 @@ class Detector {
 using DetectorFactory = std::function<std::unique_ptr<Detector>()>;
 
 struct DetectorSpec {
-  std::string type;  // "hog" or "cascade"
-  Options options;   // that detector's options, plus `downscale` for every detector
+  std::string type;  // one of detector_types(): "hog", "cascade", "blazeface", "yolo", "ssd",
+                     // "codes", "none" (finds nothing: the framework alone)
+  Options options;   // that detector's options, plus `downscale` for every detector but none
 };
 
 // Checks the type and every option (parsing, ranges, unknown keys with the nearest suggestion,

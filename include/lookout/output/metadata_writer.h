@@ -4,7 +4,13 @@
 //   {"stream":0,"seq":12,"pts":0.48,"status":"ok",
 //    "detections":[{"label":"person","score":1.2,"box":{"x":10,"y":20,"w":64,"h":128}}]}
 // `pts` is in seconds (null if unknown). Dropped and failed frames have a line too, with their
-// status (and "error" for failed ones), so every seq from 0 up appears exactly once.
+// status ("error" for failed ones; "cause" for dropped ones: pipeline_full, too_old or stopping),
+// so every seq from 0 up appears exactly once, a run of dropped frames as one line per frame.
+// Each of a frame's events (Frame::events) comes on a line of its own just before the frame's:
+//   {"stream":0,"event":"gap","seq":57,"start":"2026-11-26T01:02:03.456Z","duration":3.25,
+//    "attempts":2,"reason":"no frame for 10 s"}
+// `seq` is that of the frame after the event, `start` the wall-clock time (UTC, ms) it began,
+// `duration` in seconds. Readers tell the two kinds of line apart by the "event" key.
 // The file is created (truncated) by the constructor: an unwritable path is a ConfigError before
 // the run starts. A write error later (disk full) is a RuntimeError from process() or finish().
 // Thread safety: thread-compatible.
@@ -13,6 +19,7 @@
 #include <string>
 
 #include "lookout/core/stage.h"
+#include "lookout/core/stream_event.h"
 
 namespace lookout {
 
@@ -29,6 +36,11 @@ class MetadataWriter : public SerialStage {
 };
 
 // The line MetadataWriter writes for `frame`, without the newline.
-std::string metadata_line(const Frame& frame);
+// `index` picks one frame of a marker that stands for a run of dropped frames (Frame::span): the
+// line is for seq frame.seq + index.
+std::string metadata_line(const Frame& frame, std::int64_t index = 0);
+
+// The line MetadataWriter writes for `event`, carried by `frame`, without the newline.
+std::string event_line(const Frame& frame, const StreamEvent& event);
 
 }  // namespace lookout

@@ -17,10 +17,16 @@ struct PipelineSpec {
   std::string origin;  // the pipeline file, or "command line"
 
   std::string input;        // a path or URI
-  Options input_options{"input"};  // transport, latency, width, height, fps, realtime
+  Options input_options{"input"};  // transport, latency, width, height, fps, realtime,
+                                   // stall_timeout (s), reconnect_attempts
   std::size_t workers = 0;  // 0: one per core
   std::size_t max_in_flight = 0;  // 0: four per worker, at least 8
   std::int64_t max_frames = -1;   // stop after this many frames; -1: the whole input
+  // What the entrance does when the pipeline is full: oldest, newest, block, or auto (block for
+  // files, oldest for live inputs). Checked by validate_pipeline().
+  std::string drop_policy = "auto";
+  int max_age_ms = 0;  // drop frames older than this when a worker takes them up; 0: no limit
+  double duration_seconds = 0;  // stop capture after this long, then drain; 0: no limit
 
   // Detector stages, run in this order on every frame by every worker.
   std::vector<DetectorSpec> stages;
@@ -29,6 +35,10 @@ struct PipelineSpec {
   std::string metadata_output;  // empty: no metadata
   bool annotate = true;         // draw detections on the video
   Options video_options{"output"};  // speed_preset, bitrate (kbps), fragment_ms, segment_seconds
+  // Live outputs, annotated like the video: an RTSP restream (port 0: none) and a window.
+  int restream_port = 0;  // serve rtsp://restream_address:PORT/lookout
+  std::string restream_address = "127.0.0.1";
+  bool display = false;
 
   // Problems found while reading the file, kept so that validate_pipeline() can report them
   // together with the ones it finds itself.

@@ -56,6 +56,20 @@ TEST(Annotator, DrawsTheBoxOutline) {
   EXPECT_EQ(changed_pixels(frame.image, original, cv::Rect(110, 120, 100, 60)), 0);
 }
 
+TEST(Annotator, DrawsKeypointsAsDotsInsideTheBox) {
+  const cv::Mat original(240, 320, CV_8UC3, kGray);
+  Detection face = detection(cv::Rect(100, 80, 120, 120), "face");
+  face.keypoints = {{130.0F, 120.0F}, {190.0F, 120.0F}};
+  Frame frame = make_frame(original.clone(), {face});
+
+  Annotator().process(frame);
+
+  EXPECT_GT(changed_pixels(frame.image, original, cv::Rect(127, 117, 7, 7)), 0);
+  EXPECT_GT(changed_pixels(frame.image, original, cv::Rect(187, 117, 7, 7)), 0);
+  // Only around the points: the rest of the inside is left alone.
+  EXPECT_EQ(changed_pixels(frame.image, original, cv::Rect(110, 140, 100, 50)), 0);
+}
+
 TEST(Annotator, DrawsTheOverlayInTheTopLeftCorner) {
   const cv::Mat original(240, 320, CV_8UC3, kGray);
   Frame frame = make_frame(original.clone());

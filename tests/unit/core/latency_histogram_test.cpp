@@ -42,5 +42,28 @@ TEST(LatencyHistogram, ClampsHugeAndNegativeDurations) {
   EXPECT_EQ(histogram.percentile_ms(0.0), histogram.percentile_ms(0.5));
 }
 
+TEST(LatencyHistogram, SinceAnEarlierSnapshotHoldsOnlyWhatCameAfterIt) {
+  LatencyHistogram histogram;
+  for (int i = 0; i < 50; ++i) histogram.record(500ms);
+  const LatencyHistogram earlier = histogram;
+  for (int i = 0; i < 10; ++i) histogram.record(10ms);
+  const LatencyHistogram window = histogram.since(earlier);
+  EXPECT_EQ(window.count(), 10u);
+  EXPECT_NEAR(window.percentile_ms(0.99), 10.0, 10.0 * 0.05);
+  EXPECT_NEAR(window.max_ms(), 10.0, 10.0 * 0.05);
+  EXPECT_NEAR(window.total_ms(), 100.0, 1e-6);
+  EXPECT_NEAR(histogram.total_ms(), 25'100.0, 1e-6);
+}
+
+TEST(LatencyHistogram, SinceItselfOrALaterSnapshotIsEmpty) {
+  LatencyHistogram earlier;
+  earlier.record(5ms);
+  LatencyHistogram later = earlier;
+  later.record(7ms);
+  EXPECT_EQ(later.since(later).count(), 0u);
+  EXPECT_EQ(earlier.since(later).count(), 0u);
+  EXPECT_EQ(earlier.since(later).percentile_ms(0.5), 0.0);
+}
+
 }  // namespace
 }  // namespace lookout

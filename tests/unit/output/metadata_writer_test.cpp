@@ -75,6 +75,27 @@ TEST(MetadataLine, MarksDroppedFrameWithoutError) {
   EXPECT_FALSE(line.contains("error"));
 }
 
+TEST(MetadataLine, NamesTheCauseOfADrop) {
+  Frame frame = make_frame(5, 200'000'000);
+  frame.drop(DropCause::kTooOld);
+  const json line = json::parse(metadata_line(frame));
+  EXPECT_EQ(line["status"], "dropped");
+  EXPECT_EQ(line["cause"], "too_old");
+}
+
+TEST(MetadataLine, GivesEachFrameOfARunOfDropsItsOwnSeq) {
+  Frame frame = make_frame(10, 400'000'000);
+  frame.drop(DropCause::kPipelineFull);
+  frame.span = 3;
+  const json first = json::parse(metadata_line(frame, 0));
+  const json third = json::parse(metadata_line(frame, 2));
+  EXPECT_EQ(first["seq"], 10);
+  EXPECT_EQ(third["seq"], 12);
+  EXPECT_EQ(third["cause"], "pipeline_full");
+  EXPECT_TRUE(first["pts"].is_number());
+  EXPECT_TRUE(third["pts"].is_null()) << "only the run's first frame has a known time";
+}
+
 TEST(MetadataLine, CarriesErrorOfFailedFrame) {
   Frame frame = make_frame(6, 240'000'000);
   frame.fail("detect", "out of memory");
@@ -104,6 +125,25 @@ TEST(MetadataLine, IncludesTrackIdAndTextOnlyWhenSet) {
   EXPECT_EQ(tracked["box"], json({{"x", 3}, {"y", 4}, {"w", 64}, {"h", 128}}));
 }
 
+TEST(MetadataLine, WritesKeypointsAsPairsAfterTheBoxOnlyWhenPresent) {
+  Frame frame = make_frame(0, 0);
+  frame.detections.push_back(person(1, 2, 0.5));
+  Detection face = person(3, 4, 0.9);
+  face.label = "face";
+  face.keypoints = {{10.25F, 20.5F}, {30.0F, 40.123F}};
+  frame.detections.push_back(face);
+
+  const std::string text = metadata_line(frame);
+  const json line = json::parse(text);
+  EXPECT_FALSE(line["detections"][0].contains("keypoints"));
+  const json& points = line["detections"][1]["keypoints"];
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[0], json({10.25, 20.5}));
+  // Hundredths of a pixel.
+  EXPECT_EQ(points[1], json({30.0, 40.12}));
+  EXPECT_NE(text.find("\"h\":128},\"keypoints\":[[10.25,20.5],[30.0,40.12]]"), std::string::npos) << text;
+}
+
 TEST(MetadataWriter, WritesOneLinePerFrameInOrder) {
   const std::string path = testing::make_temp_dir("metadata") + "/out.jsonl";
   MetadataWriter writer(path);
@@ -121,6 +161,86 @@ TEST(MetadataWriter, WritesOneLinePerFrameInOrder) {
     EXPECT_EQ(line["seq"], static_cast<std::int64_t>(i));
     EXPECT_EQ(line["status"], i == 2 ? "dropped" : "ok");
   }
+}
+
+StreamEvent gap_event(std::chrono::milliseconds since_epoch, std::chrono::milliseconds duration,
+                      int attempts, std::string reason) {
+  StreamEvent event;
+  event.kind = StreamEvent::Kind::kGap;
+  event.start = std::chrono::system_clock::time_point(since_epoch);
+  event.duration = duration;
+  event.attempts = attempts;
+  event.reason = std::move(reason);
+  return event;
+}
+
+TEST(MetadataLine, WritesGapEventFieldsInDocumentedOrder) {
+  Frame frame = make_frame(57, 0);
+  frame.stream = 2;
+  // 2026-11-26T01:02:03.456Z
+  const StreamEvent event = gap_event(std::chrono::milliseconds(1795654923456),
+                                      std::chrono::milliseconds(3250), 2, "no frame for 10 s");
+  EXPECT_EQ(event_line(frame, event),
+            R"({"stream":2,"event":"gap","seq":57,"start":"2026-11-26T01:02:03.456Z",)"
+            R"("duration":3.25,"attempts":2,"reason":"no frame for 10 s"})");
+}
+
+TEST(MetadataLine, GapStartKeepsLeadingZerosOfMilliseconds) {
+  const StreamEvent event =
+      gap_event(std::chrono::milliseconds(7), std::chrono::milliseconds(0), 1, "x");
+  EXPECT_EQ(json::parse(event_line(make_frame(0, 0), event))["start"], "1970-01-01T00:00:00.007Z");
+}
+
+TEST(MetadataWriter, WritesEachEventOnItsOwnLineBeforeItsFrame) {
+  const std::string path = testing::make_temp_dir("metadata") + "/out.jsonl";
+  MetadataWriter writer(path);
+  for (std::int64_t seq = 0; seq < 4; ++seq) {
+    Frame frame = make_frame(seq, seq * 40'000'000);
+    if (seq == 2) {
+      frame.events.push_back(gap_event(std::chrono::milliseconds(1000),
+                                       std::chrono::milliseconds(1500), 3, "the stream ended"));
+      frame.events.push_back(gap_event(std::chrono::milliseconds(5000),
+                                       std::chrono::milliseconds(250), 1, "no frame for 1 s"));
+    }
+    writer.process(frame);
+  }
+  writer.finish();
+
+  const std::vector<std::string> lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 6u);
+  const std::vector<bool> is_event{false, false, true, true, false, false};
+  const std::vector<std::int64_t> seqs{0, 1, 2, 2, 2, 3};
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const json line = json::parse(lines[i]);
+    EXPECT_EQ(line.contains("event"), is_event[i]) << lines[i];
+    EXPECT_EQ(line.contains("status"), !is_event[i]) << lines[i];
+    EXPECT_EQ(line["seq"], seqs[i]) << lines[i];
+  }
+  EXPECT_EQ(json::parse(lines[2])["reason"], "the stream ended");
+  EXPECT_EQ(json::parse(lines[2])["attempts"], 3);
+  EXPECT_DOUBLE_EQ(json::parse(lines[2])["duration"].get<double>(), 1.5);
+  EXPECT_EQ(json::parse(lines[3])["reason"], "no frame for 1 s");
+}
+
+TEST(MetadataWriter, AnEventInsideARunOfDropsStaysBeforeItsOwnFrame) {
+  const std::string path = testing::make_temp_dir("metadata") + "/out.jsonl";
+  MetadataWriter writer(path);
+  Frame run = make_frame(10, 400'000'000);
+  run.drop(DropCause::kPipelineFull);
+  run.span = 3;
+  StreamEvent event = gap_event(std::chrono::milliseconds(1000), std::chrono::milliseconds(800), 1, "x");
+  event.seq = 11;  // came with the run's second frame
+  run.events.push_back(event);
+  writer.process(run);
+  writer.finish();
+
+  const std::vector<std::string> lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(json::parse(lines[0])["seq"], 10);
+  EXPECT_TRUE(json::parse(lines[1]).contains("event"));
+  EXPECT_EQ(json::parse(lines[1])["seq"], 11);
+  EXPECT_EQ(json::parse(lines[2])["seq"], 11);
+  EXPECT_EQ(json::parse(lines[3])["seq"], 12);
 }
 
 TEST(MetadataWriter, TruncatesExistingFile) {

@@ -43,7 +43,7 @@ output:
   EXPECT_EQ(spec.metadata_output, "out/{stem}.jsonl");
   EXPECT_FALSE(spec.annotate);
   const ValidatedPipeline validated = validate_pipeline(spec);
-  EXPECT_EQ(validated.factories.size(), 2u);
+  EXPECT_EQ(validated.stages.size(), 2u);
   EXPECT_EQ(validated.speed_preset, "ultrafast");
   EXPECT_EQ(validated.bitrate_kbps, 2000);
 }
@@ -70,7 +70,7 @@ max_frames: lots
 stages:
   - detector: hog
     sclae: 1.1
-  - detector: yolo
+  - detector: yoloo
   - {}
 output:
   vidoe: x.mp4
@@ -81,7 +81,7 @@ output:
   for (const char* expected :
        {"p.yaml:2:1: unknown key 'workres' in the pipeline; did you mean 'workers'?",
         "p.yaml:3:13: 'max_frames' must be a whole number", "p.yaml:6:12: stage 1 (hog): unknown option 'sclae'",
-        "did you mean 'scale'?", "unknown detector 'yolo'", "p.yaml:8:5: stage 3 has no 'detector' key",
+        "did you mean 'scale'?", "unknown detector 'yoloo'", "p.yaml:8:5: stage 3 has no 'detector' key",
         "p.yaml:10:3: unknown key 'vidoe' in output; did you mean 'video'?",
         "p.yaml:11:13: 'output.annotate' must be true or false", "speed_preset 'warp'"}) {
     EXPECT_NE(message.find(expected), std::string::npos) << "missing: " << expected << "\nin:\n" << message;

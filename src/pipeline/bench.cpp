@@ -1,0 +1,304 @@
+#include "lookout/pipeline/bench.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+#include <thread>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "lookout/capture/gst_source.h"
+#include "lookout/core/error.h"
+#include "lookout/detect/detector.h"
+#include "lookout/pipeline/runner.h"
+#include "lookout/pipeline/spec_loader.h"
+
+namespace lookout {
+namespace {
+
+using Seconds = std::chrono::duration<double>;
+
+// A folder for the runs' outputs, removed with everything in it when the benchmark ends.
+class TempFolder {
+ public:
+  TempFolder() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "lookout-bench-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw RuntimeError("cannot create a temporary folder for the benchmark's outputs in " +
+                         std::filesystem::temp_directory_path().string());
+    }
+    path_ = pattern;
+  }
+  TempFolder(const TempFolder&) = delete;
+  TempFolder& operator=(const TempFolder&) = delete;
+  ~TempFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void check_stop(const std::atomic<int>& stop) {
+  if (stop.load() != kStopNone) throw RuntimeError("the benchmark was interrupted");
+}
+
+PipelineSpec pipeline_spec(const BenchSpec& bench, const std::string& detector, std::size_t workers,
+                           const TempFolder& folder) {
+  PipelineSpec spec;
+  spec.origin = "lookout bench";
+  spec.input = bench.input;
+  spec.workers = workers;
+  spec.max_frames = bench.frames;
+  DetectorSpec stage{detector, Options("--detector " + detector)};
+  if (detector == bench.detector) {
+    for (const auto& [key, value] : bench.options) stage.options.set(key, value, "--opt");
+  }
+  spec.stages.push_back(std::move(stage));
+  spec.metadata_output = folder.file("bench.jsonl");
+  if (bench.encode) spec.video_output = folder.file("bench.mp4");
+  return spec;
+}
+
+double load_average() {
+  double load = 0;
+  return ::getloadavg(&load, 1) == 1 ? load : -1.0;
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0.0;
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+const LatencyHistogram* end_to_end(const RunReport& report) {
+  for (const auto& stage : report.stages) {
+    if (stage.name == "end-to-end") return &stage.latency;
+  }
+  return nullptr;
+}
+
+double bound_for(const BenchResult& result, std::size_t workers, bool* decode_bound = nullptr) {
+  const double detector = double(workers) * result.detector_fps;
+  const bool decode = result.decode_fps < detector;
+  if (decode_bound != nullptr) *decode_bound = decode;
+  return decode ? result.decode_fps : detector;
+}
+
+nlohmann::ordered_json latency_json(const LatencyHistogram& histogram) {
+  return {{"p50", histogram.percentile_ms(0.50)},
+          {"p90", histogram.percentile_ms(0.90)},
+          {"p99", histogram.percentile_ms(0.99)},
+          {"max", histogram.max_ms()}};
+}
+
+}  // namespace
+
+BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
+                      const std::function<void(const std::string&)>& progress) {
+  auto tell = [&](const std::string& text) {
+    if (progress) progress(text);
+  };
+  BenchResult result;
+  result.spec = spec;
+  result.cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t max_workers = spec.max_workers > 0 ? spec.max_workers : result.cores;
+  TempFolder folder;
+
+  // Every option is checked up front, as `lookout run` would, before anything is measured.
+  const ValidatedPipeline validated = validate_pipeline(pipeline_spec(spec, spec.detector, 1, folder));
+  configure_opencv_threads();
+
+  result.load_start = load_average();
+
+  // 1. Decode only, the faster of two passes: the first also warms the page cache and the
+  // decoder's code, which the later runs find warm. Opening (and prerolling) is left out of the
+  // time, as it is of the pipeline's.
+  tell("decode only");
+  for (int pass = 0; pass < 2; ++pass) {
+    auto source = open_source(validated.source);
+    result.input = source->info();
+    if (result.input.live) {
+      throw ConfigError(fmt::format("lookout bench needs a file: '{}' is a live input, which has no fixed "
+                                    "frames to measure; record a clip first (lookout run --output clip.mkv)",
+                                    result.input.uri));
+    }
+    const auto begin = std::chrono::steady_clock::now();
+    std::int64_t frames = 0;
+    std::string error;
+    while (spec.frames < 0 || frames < spec.frames) {
+      Frame frame;
+      const Source::Read read = source->read(frame, error);
+      if (read == Source::Read::kError) throw RuntimeError(error);
+      if (read != Source::Read::kFrame) break;
+      ++frames;
+      if (frames % 64 == 0) check_stop(stop);
+    }
+    const double seconds = Seconds(std::chrono::steady_clock::now() - begin).count();
+    if (frames == 0) throw RuntimeError(fmt::format("no frames decoded from {}", result.input.uri));
+    result.frames = frames;
+    result.decode_fps = std::max(result.decode_fps, seconds > 0 ? double(frames) / seconds : 0.0);
+    check_stop(stop);
+  }
+
+  // 2. and 3. The pipeline as `lookout run` runs it, then with the none detector.
+  auto measure = [&](const std::string& detector, std::size_t workers) {
+    const RunResult run = run_pipeline(pipeline_spec(spec, detector, workers, folder), stop);
+    if (run.report.fatal_error) throw RuntimeError(*run.report.fatal_error);
+    check_stop(stop);
+    BenchPipelineRun measured;
+    measured.workers = run.workers;
+    measured.frames = run.report.frames_in;
+    measured.wall_seconds = run.report.wall_seconds;
+    measured.fps = run.report.fps();
+    if (const LatencyHistogram* latency = end_to_end(run.report)) measured.end_to_end = *latency;
+    return measured;
+  };
+  for (std::size_t workers = 1; workers <= max_workers; ++workers) {
+    tell(fmt::format("pipeline, {} worker{}", workers, workers == 1 ? "" : "s"));
+    result.pipeline.push_back(measure(spec.detector, workers));
+  }
+  tell(fmt::format("pipeline, --detector none, {} worker{}", max_workers, max_workers == 1 ? "" : "s"));
+  result.none_fps = measure("none", max_workers).fps;
+  result.peak_rss_mb = peak_rss_mb();
+
+  // 5. Detector only, on pixels already in memory (copies: decoding keeps no buffers of its own
+  // alive while we hold them).
+  tell("detector only, 1 thread");
+  {
+    DetectorSpec detector_spec{spec.detector, Options("--detector " + spec.detector)};
+    for (const auto& [key, value] : spec.options) detector_spec.options.set(key, value, "--opt");
+    auto detector = make_detector_factory(std::move(detector_spec))();
+    std::vector<cv::Mat> images;
+    std::size_t bytes = 0;
+    auto source = open_source(validated.source);
+    std::string error;
+    while (spec.frames < 0 || static_cast<std::int64_t>(images.size()) < spec.frames) {
+      Frame frame;
+      const Source::Read read = source->read(frame, error);
+      if (read == Source::Read::kError) throw RuntimeError(error);
+      if (read != Source::Read::kFrame) break;
+      const std::size_t size = frame.image.total() * frame.image.elemSize();
+      if (!images.empty() && bytes + size > spec.memory_budget) break;
+      bytes += size;
+      images.push_back(frame.image.clone());
+    }
+    source.reset();
+    if (images.empty()) throw RuntimeError(fmt::format("no frames decoded from {}", result.input.uri));
+    check_stop(stop);
+    // A network allocates its buffers and picks its kernels on the first call: a cost a pipeline
+    // pays once per worker at start, not per frame.
+    detector->detect(images.front());
+    const auto begin = std::chrono::steady_clock::now();
+    for (const auto& image : images) {
+      detector->detect(image);
+      check_stop(stop);
+    }
+    const double seconds = Seconds(std::chrono::steady_clock::now() - begin).count();
+    result.detector_frames = static_cast<std::int64_t>(images.size());
+    // A detector that does nothing (none) may finish below the clock's resolution.
+    result.detector_fps = double(images.size()) / std::max(seconds, 1e-9);
+  }
+
+  for (auto& run : result.pipeline) {
+    const double bound = bound_for(result, run.workers);
+    run.efficiency = bound > 0 ? run.fps / bound : 0.0;
+  }
+  const BenchPipelineRun& widest = result.pipeline.back();
+  result.bound_fps = bound_for(result, widest.workers, &result.decode_bound);
+  result.efficiency = widest.efficiency;
+  result.overhead_ratio = result.decode_fps > 0 ? result.none_fps / result.decode_fps : 0.0;
+  result.load_end = load_average();
+  return result;
+}
+
+std::string format_bench_table(const BenchResult& result) {
+  const StreamInfo& input = result.input;
+  std::string options;
+  for (const auto& [key, value] : result.spec.options) options += fmt::format(" {}={}", key, value);
+  std::string text = fmt::format("lookout bench: {} ({}x{}, {} frames), detector {}{}, {} cores\n", input.uri,
+                                 input.width, input.height, result.frames, result.spec.detector, options,
+                                 result.cores);
+  auto row = [&](const std::string& what, double fps, const std::string& note) {
+    text += fmt::format("  {:<34} {:>9.2f} fps {:>9.2f} ms  {}\n", what, fps, fps > 0 ? 1000.0 / fps : 0.0, note);
+  };
+  row("decode only", result.decode_fps, "");
+  row("detector only, 1 thread", result.detector_fps,
+      fmt::format("{} frames decoded beforehand", result.detector_frames));
+  const char* kind = result.spec.encode ? "pipeline (+mp4)" : "pipeline";
+  for (const auto& run : result.pipeline) {
+    row(fmt::format("{}, {} worker{}", kind, run.workers, run.workers == 1 ? "" : "s"), run.fps,
+        fmt::format("efficiency {:.2f}", run.efficiency));
+  }
+  const std::size_t widest = result.pipeline.empty() ? 0 : result.pipeline.back().workers;
+  row(fmt::format("{}, none, {} worker{}", kind, widest, widest == 1 ? "" : "s"), result.none_fps, "");
+  text += fmt::format("  efficiency       {:.2f}  (pipeline / {} = {:.2f} fps{})\n", result.efficiency,
+                      result.decode_bound ? "decode only" : fmt::format("({} x detector only)", widest),
+                      result.bound_fps, result.decode_bound ? "; decoding is the bound" : "");
+  text += fmt::format("  overhead ratio   {:.2f}  (pipeline with --detector none / decode only; target >= 0.9)\n",
+                      result.overhead_ratio);
+  if (!result.pipeline.empty()) {
+    const LatencyHistogram& latency = result.pipeline.back().end_to_end;
+    text += fmt::format("  end-to-end       p50 {:.1f} ms, p90 {:.1f} ms, p99 {:.1f} ms ({} workers)\n",
+                        latency.percentile_ms(0.50), latency.percentile_ms(0.90), latency.percentile_ms(0.99),
+                        widest);
+  }
+  text += fmt::format("  peak RSS         {:.0f} MB (decoding and pipelines)\n", result.peak_rss_mb);
+  text += fmt::format("  load average     {:.2f} at the start, {:.2f} at the end (1 min; above 0: other programs "
+                      "used the cores too)\n",
+                      result.load_start, result.load_end);
+  text += fmt::format("  pipeline: decode, detect, reorder, {}\n",
+                      result.spec.encode ? "annotate, x264 mp4, JSON Lines" : "JSON Lines (no video encoding)");
+  return text;
+}
+
+std::string bench_json(const BenchResult& result) {
+  using Json = nlohmann::ordered_json;
+  const StreamInfo& input = result.input;
+  Json json;
+  json["input"] = {{"uri", input.uri},
+                   {"width", input.width},
+                   {"height", input.height},
+                   {"fps", input.fps()},
+                   {"frame_count", input.frame_count}};
+  json["detector"] = result.spec.detector;
+  Json options = Json::object();
+  for (const auto& [key, value] : result.spec.options) options[key] = value;
+  json["options"] = std::move(options);
+  json["cores"] = result.cores;
+  json["frames"] = result.frames;
+  json["video_encoding"] = result.spec.encode;
+  json["decode_fps"] = result.decode_fps;
+  json["detector_fps"] = result.detector_fps;
+  json["detector_frames"] = result.detector_frames;
+  json["detector_ms_per_frame"] = result.detector_fps > 0 ? 1000.0 / result.detector_fps : 0.0;
+  Json runs = Json::array();
+  for (const auto& run : result.pipeline) {
+    runs.push_back({{"workers", run.workers},
+                    {"frames", run.frames},
+                    {"wall_seconds", run.wall_seconds},
+                    {"fps", run.fps},
+                    {"efficiency", run.efficiency},
+                    {"latency_ms", latency_json(run.end_to_end)}});
+  }
+  json["pipeline"] = std::move(runs);
+  json["pipeline_fps"] = result.pipeline.empty() ? 0.0 : result.pipeline.back().fps;
+  json["bound"] = result.decode_bound ? "decode" : "detector";
+  json["bound_fps"] = result.bound_fps;
+  json["efficiency"] = result.efficiency;
+  json["none_fps"] = result.none_fps;
+  json["overhead_ratio"] = result.overhead_ratio;
+  json["latency_ms"] = latency_json(result.pipeline.empty() ? LatencyHistogram{} : result.pipeline.back().end_to_end);
+  json["peak_rss_mb"] = result.peak_rss_mb;
+  json["load_average"] = {{"start", result.load_start}, {"end", result.load_end}};
+  return json.dump(2, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace lookout
