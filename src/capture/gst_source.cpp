@@ -688,7 +688,9 @@ Source::Read GstSource::read(Frame& frame, std::string& error) {
     // Frames decoded before an error or the end are still delivered; the loss is acted on once
     // the sink runs dry, which is when it actually stops the stream.
     if (gst_app_sink_is_eos(connection.appsink)) {
-      if (!reconnectable_) return end(Read::kEnd);
+      // A gst: description that ends was written to end (num-buffers, a finite source); a
+      // server's or camera's stream that ends was cut off.
+      if (!reconnectable_ || kind_ == InputKind::kDescription) return end(Read::kEnd);
       return reconnect(frame, error, "the stream ended");
     }
     if (!pending_error_.empty()) {

@@ -227,7 +227,8 @@ std::string format_bench_table(const BenchResult& result) {
                                  input.width, input.height, result.frames, result.spec.detector, options,
                                  result.cores);
   auto row = [&](const std::string& what, double fps, const std::string& note) {
-    text += fmt::format("  {:<34} {:>9.2f} fps {:>9.2f} ms  {}\n", what, fps, fps > 0 ? 1000.0 / fps : 0.0, note);
+    text += fmt::format("  {:<34} {:>9.2f} fps {:>9.2f} ms", what, fps, fps > 0 ? 1000.0 / fps : 0.0);
+    text += note.empty() ? "\n" : "  " + note + "\n";
   };
   row("decode only", result.decode_fps, "");
   row("detector only, 1 thread", result.detector_fps,
