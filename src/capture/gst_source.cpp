@@ -650,6 +650,15 @@ Source::Read GstSource::deliver(gst::SamplePtr sample, Frame& frame, std::string
               GST_VIDEO_FRAME_PLANE_DATA(&mapped_frame, 0),
               static_cast<std::size_t>(GST_VIDEO_FRAME_PLANE_STRIDE(&mapped_frame, 0)));
   frame.owner = std::move(mapped);
+#if LOOKOUT_TSAN
+  // ThreadSanitizer cannot see the hand-over of a sample from GStreamer's streaming thread (GLib
+  // synchronises it with futexes TSan does not intercept), so every later read of these pixels,
+  // on any thread, would look like a race with the decoder's write. Under TSan only, the frame
+  // gets a copy made here (the one read reported, and suppressed, at this function), so that the
+  // rest of the pipeline is checked against hand-overs TSan can see: our own channels.
+  frame.image = frame.image.clone();
+  frame.owner.reset();
+#endif
   frame.pts_ns = pts >= 0 ? pts + pts_offset_ns_ : -1;
   frame.duration_ns = duration;
   frame.captured = now;

@@ -66,6 +66,7 @@ struct RunFlags {
   int restream_port = 0;     // 0: the pipeline file's (default: no restream)
   std::string restream_address;
   bool display = false;
+  bool no_display = false;
   // Input options; unset ones (empty, -1, false) leave the pipeline file's.
   bool realtime = false;
   std::string transport;
@@ -113,6 +114,7 @@ lookout::PipelineSpec build_spec(const RunFlags& flags) {
     spec.restream_address = flags.restream_address;
   }
   if (flags.display) spec.display = true;
+  if (flags.no_display) spec.display = false;
   lookout::Options& input = spec.input_options;
   if (flags.realtime) input.set("realtime", "true", "--realtime");
   if (!flags.transport.empty()) input.set("transport", flags.transport, "--transport");
@@ -258,7 +260,9 @@ int main(int argc, char** argv) {
   run->add_option("--restream-address", flags.restream_address,
                   "Address the restream listens on (default 127.0.0.1; 0.0.0.0: every interface)")
       ->type_name("ADDR");
-  run->add_flag("--display", flags.display, "Show the annotated stream in a window");
+  auto* display = run->add_flag("--display", flags.display, "Show the annotated stream in a window");
+  run->add_flag("--no-display", flags.no_display, "No window, even if the pipeline file asks for one")
+      ->excludes(display);
   lookout::cli::add_observe_options(*run, flags.observe);
 
   std::string validate_path;

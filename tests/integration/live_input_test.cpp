@@ -72,11 +72,13 @@ class LiveInput : public ::testing::Test {
   void SetUp() override { dir_ = testing::make_temp_dir("live"); }
 
   // `lookout run` with the hog detector (downscaled, to keep up) and both outputs in dir_.
+  // These runs check that every frame captured reaches the outputs, so they block rather than
+  // drop when a slow (sanitizer) build falls behind; dropping is live_overload_test's subject.
   ProcessResult run(const std::string& input, int frames, std::vector<std::string> extra = {}) {
     std::vector<std::string> args{"run",      "--input",  input,       "--detector", "hog",
                                   "--opt",    "downscale=0.5",         "--frames",
                                   std::to_string(frames), "--output",  video(),    "--metadata",
-                                  metadata()};
+                                  metadata(), "--drop-policy", "block"};
     args.insert(args.end(), extra.begin(), extra.end());
     return run_lookout(args, kTimeout);
   }

@@ -94,6 +94,25 @@ Xvfb::Xvfb() {
         "Xvfb did not start (is the Debian package xvfb installed? tools/setup installs it)");
   }
   display_ = ":" + number;
+  // Xvfb names its display once it listens, but a client can still be turned away for a moment
+  // after that; wait until one gets in, so that the test's program does not race the server.
+  // The check runs in a child process: Xlib must not be touched in the test's own process before
+  // a video sink there calls XInitThreads.
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const pid_t probe = ::fork();
+    if (probe == 0) {
+      Display* connection = XOpenDisplay(display_.c_str());
+      ::_exit(connection != nullptr ? 0 : 1);
+    }
+    int status = 0;
+    if (probe > 0 && ::waitpid(probe, &status, 0) == probe && WIFEXITED(status) &&
+        WEXITSTATUS(status) == 0) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  reap(pid_);
+  throw std::runtime_error("Xvfb started on " + display_ + " but accepts no client");
 }
 
 Xvfb::~Xvfb() { reap(pid_); }

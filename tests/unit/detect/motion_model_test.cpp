@@ -5,9 +5,17 @@
 #include <opencv2/imgproc.hpp>
 
 #include "lookout/core/error.h"
+#include "lookout/detect/detector.h"
 
 namespace lookout {
 namespace {
+
+// As in the pipeline: OpenCV's own thread pool off (its TBB threads are invisible to TSan).
+class MotionEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { configure_opencv_threads(); }
+};
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new MotionEnvironment);
 
 cv::Mat scene(int square_x) {
   cv::Mat image(240, 320, CV_8UC3, cv::Scalar(90, 100, 110));
