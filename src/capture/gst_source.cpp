@@ -60,6 +60,20 @@ InputKind kind_of(const std::string& input) {
   return InputKind::kPath;
 }
 
+// An audio-only file, or a stream whose every track is something else, has nothing to look at.
+std::string no_video_message(const std::string& uri) {
+  return fmt::format("input '{}' has no video stream (only audio or other data); name an input "
+                     "that has video", uri);
+}
+
+// A container with a video track but no frame in it: only a header, or cut off before the first
+// frame, or holding frames its demuxer will not read.
+std::string ended_early_message(const std::string& uri) {
+  return fmt::format("input '{}' ended before its first frame: it holds no video frame GStreamer "
+                     "can decode; check that it is complete (not just a header, not cut short)",
+                     uri);
+}
+
 // The pattern goes into a parsed description, so only a plain name may pass: anything else could
 // add elements or properties to the pipeline.
 bool is_plain_name(const std::string& text) {
@@ -229,7 +243,8 @@ class GstSource final : public Source {
   [[noreturn]] void fail_to_open(GstMessage* message) const;
   void read_stream_info(GstCaps* caps);
   const GstVideoInfo* info_for(GstSample* sample);
-  Read deliver(gst::SamplePtr sample, Frame& frame, std::string& error);
+  // Never inlined: the TSan suppression for the sample hand-over names this function.
+  [[gnu::noinline]] Read deliver(gst::SamplePtr sample, Frame& frame, std::string& error);
   // Brings a lost stream back (see the header); `reason` says why it was lost.
   Read reconnect(Frame& frame, std::string& error, const std::string& reason);
   // Waits `delay` unless interrupted first; false if interrupted.
@@ -339,6 +354,11 @@ void GstSource::check_local_input(InputKind kind, const std::string& input) cons
   }
   if (kind != InputKind::kPath) return;
   if (!fs::exists(input, ec)) {
+    // A path that cannot even be looked up (too long, a file where a folder should be) says why.
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      throw ConfigError(fmt::format("input '{}' cannot be opened: {}; check the path", input,
+                                    ec.message()));
+    }
     throw ConfigError(fmt::format("input '{}' does not exist; check the path or give a URI", input));
   }
   if (fs::is_directory(input, ec)) {
@@ -347,6 +367,11 @@ void GstSource::check_local_input(InputKind kind, const std::string& input) cons
   if (::access(input.c_str(), R_OK) != 0) {
     throw ConfigError(fmt::format("input '{}' is not readable: {}; check its permissions", input,
                                   std::strerror(errno)));
+  }
+  // GStreamer would only say that the stream contains no data.
+  if (fs::is_regular_file(input, ec) && fs::file_size(input, ec) == 0 && !ec) {
+    throw RuntimeError(fmt::format("input '{}' is empty (0 bytes); name a complete video file",
+                                   input));
   }
 }
 
@@ -469,14 +494,16 @@ std::unique_ptr<Connection> GstSource::build() {
 
 void GstSource::fail_to_open(GstMessage* message) const {
   if (connection_->no_video()) {
-    throw RuntimeError(fmt::format("input '{}' has no video stream", info_.uri));
+    throw RuntimeError(no_video_message(info_.uri));
   }
   const std::string hint =
       kind_ == InputKind::kPath
           ? std::string("; is it a complete video file in a format GStreamer can decode?")
           : std::string();
-  throw RuntimeError(fmt::format("cannot open input '{}': {}{}", info_.uri,
-                                 message != nullptr ? gst::describe(message) : "no details", hint));
+  std::string reason = message != nullptr ? gst::describe(message) : "no details";
+  // GStreamer's messages end in a full stop, which would end this sentence before the hint.
+  if (!hint.empty() && !reason.empty() && reason.back() == '.') reason.pop_back();
+  throw RuntimeError(fmt::format("cannot open input '{}': {}{}", info_.uri, reason, hint));
 }
 
 void GstSource::play() {
@@ -505,6 +532,11 @@ void GstSource::open(std::chrono::seconds timeout, bool known_live) {
       if (change == GST_STATE_CHANGE_ASYNC && !wait_for_preroll(deadline)) {
         throw RuntimeError(timeout_message);
       }
+      // A sink also prerolls on end of stream, which a video track without a readable frame
+      // reaches at once. Taking the preroll sample does not take the frame from the stream: it is
+      // still rendered, and pulled by read(), once playing.
+      const gst::SamplePtr preroll(gst_app_sink_try_pull_preroll(connection_->appsink, 0));
+      if (!preroll) throw RuntimeError(ended_early_message(info_.uri));
       gst::PadPtr pad(gst_element_get_static_pad(GST_ELEMENT(connection_->appsink), "sink"));
       gst::CapsPtr caps(gst_pad_get_current_caps(pad.get()));
       read_stream_info(caps.get());
@@ -538,14 +570,14 @@ bool GstSource::wait_for_preroll(std::chrono::steady_clock::time_point deadline)
         fail_to_open(message.get());
       case GST_MESSAGE_EOS:
         if (connection.decodebin != nullptr && !connection.state.video_linked.load()) {
-          throw RuntimeError(fmt::format("input '{}' has no video stream", info_.uri));
+          throw RuntimeError(no_video_message(info_.uri));
         }
-        throw RuntimeError(fmt::format("input '{}' ended before its first frame", info_.uri));
+        throw RuntimeError(ended_early_message(info_.uri));
       case GST_MESSAGE_ASYNC_DONE:
         if (GST_MESSAGE_SRC(message.get()) == GST_OBJECT(connection.pipeline.get())) {
           // Prerolled without a video pad: every stream went elsewhere (audio, subtitles).
           if (connection.decodebin != nullptr && !connection.state.video_linked.load()) {
-            throw RuntimeError(fmt::format("input '{}' has no video stream", info_.uri));
+            throw RuntimeError(no_video_message(info_.uri));
           }
           return true;
         }
@@ -568,7 +600,7 @@ bool GstSource::wait_for_first_sample(std::chrono::steady_clock::time_point dead
         gst_app_sink_try_pull_sample(connection.appsink, to_clock_time(kOpenSlice)));
     if (first_sample_) return true;
     if (gst_app_sink_is_eos(connection.appsink)) {
-      throw RuntimeError(fmt::format("input '{}' ended before its first frame", info_.uri));
+      throw RuntimeError(ended_early_message(info_.uri));
     }
     if (std::chrono::steady_clock::now() >= deadline) throw RuntimeError(timeout_message);
   }
@@ -578,7 +610,7 @@ void GstSource::read_stream_info(GstCaps* caps) {
   GstVideoInfo video{};
   if (caps == nullptr || !gst_video_info_from_caps(&video, caps)) {
     // Prerolled on EOS or with unusable caps: there is no frame to describe.
-    throw RuntimeError(fmt::format("input '{}' has no video stream", info_.uri));
+    throw RuntimeError(no_video_message(info_.uri));
   }
   info_.width = GST_VIDEO_INFO_WIDTH(&video);
   info_.height = GST_VIDEO_INFO_HEIGHT(&video);
@@ -656,7 +688,15 @@ Source::Read GstSource::deliver(gst::SamplePtr sample, Frame& frame, std::string
   // on any thread, would look like a race with the decoder's write. Under TSan only, the frame
   // gets a copy made here (the one read reported, and suppressed, at this function), so that the
   // rest of the pipeline is checked against hand-overs TSan can see: our own channels.
-  frame.image = frame.image.clone();
+  // The copy is made here, row by row, rather than by cv::Mat::clone: TSan names a read by the
+  // function that calls memcpy, and OpenCV's frames are not in its stack, so only a copy made in
+  // this function is matched by the suppression.
+  cv::Mat copy(frame.image.size(), frame.image.type());
+  const std::size_t row_bytes = frame.image.cols * frame.image.elemSize();
+  for (int row = 0; row < frame.image.rows; ++row) {
+    std::memcpy(copy.ptr(row), frame.image.ptr(row), row_bytes);
+  }
+  frame.image = copy;
   frame.owner.reset();
 #endif
   frame.pts_ns = pts >= 0 ? pts + pts_offset_ns_ : -1;

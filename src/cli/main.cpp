@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
                   "When the pipeline is full: oldest|newest|block (default: block for files, oldest for live inputs)")
       ->check(CLI::IsMember({"auto", "oldest", "newest", "block"}));
   run->add_option("--max-in-flight", flags.max_in_flight,
-                  "Frames between capture and the outputs at most (0: 4 per worker for files, workers + 2 live)")
+                  "Frames between capture and the outputs at most (0: 4 per worker for files, workers + 1 live)")
       ->check(CLI::Range(0, 4096));
   run->add_option("--max-age-ms", flags.max_age_ms, "Drop frames older than MS when a worker takes them up (0: off)")
       ->type_name("MS")

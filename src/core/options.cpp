@@ -162,6 +162,8 @@ void Options::check_all_used(const std::vector<std::string>& known_keys) const {
     message += "unknown option '" + key + "'";
     if (const auto suggestion = nearest(key, known_keys)) {
       message += "; did you mean '" + *suggestion + "'?";
+    } else if (known_keys.empty()) {
+      message += "; " + (context_.empty() ? std::string("this") : context_) + " takes no options";
     } else {
       std::string list;
       for (const auto& known : known_keys) list += (list.empty() ? "" : ", ") + known;

@@ -149,6 +149,19 @@ std::string layout_error(const BoxModelParams& params, const std::string& family
          "; found outputs: " + describe_outputs(names, outputs);
 }
 
+// Loads the model and runs it once on a blank input: its output names go to `names`, its outputs
+// are returned. A model that does not load or run is a ConfigError naming the stage.
+std::vector<cv::Mat> load_and_probe(const BoxModelParams& params, const Options& options,
+                                    std::vector<std::string>& names) {
+  QuietOpenCvLog quiet;
+  try {
+    cv::dnn::Net net = params.bytes->load();
+    return probe(params, net, names);
+  } catch (const ConfigError& error) {
+    throw ConfigError(prefix(options) + error.what());
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> yolo_option_keys() {
@@ -171,16 +184,7 @@ BoxModelParams parse_yolo(Options& options) {
 
   const int labels = static_cast<int>(params.labels.size());
   std::vector<std::string> names;
-  std::vector<cv::Mat> outputs;
-  {
-    QuietOpenCvLog quiet;
-    try {
-      cv::dnn::Net net = params.bytes->load();
-      outputs = probe(params, net, names);
-    } catch (const ConfigError& error) {
-      throw ConfigError(prefix(options) + error.what());
-    }
-  }
+  const std::vector<cv::Mat> outputs = load_and_probe(params, options, names);
 
   // The first output that fits the layout asked for (with a labels file, its class count too).
   int classes = 0;
@@ -240,16 +244,7 @@ BoxModelParams parse_ssd(Options& options) {
   params.rgb = options.get_bool("rgb", true);
 
   std::vector<std::string> names;
-  std::vector<cv::Mat> outputs;
-  {
-    QuietOpenCvLog quiet;
-    try {
-      cv::dnn::Net net = params.bytes->load();
-      outputs = probe(params, net, names);
-    } catch (const ConfigError& error) {
-      throw ConfigError(prefix(options) + error.what());
-    }
-  }
+  const std::vector<cv::Mat> outputs = load_and_probe(params, options, names);
 
   int classes = 0;
   if (layout != "boxes_scores") {

@@ -92,7 +92,9 @@ CascadeParams parse_cascade(Options& options) {
   }
   if (!cascade_loads(params.cascade)) {
     throw ConfigError(prefix(options) + "cascade '" + params.cascade +
-                      "' is not a valid Haar or LBP cascade XML");
+                      "' is not a valid Haar or LBP cascade XML; set option 'cascade' to a "
+                      "cascade file OpenCV made, such as those in "
+                      "/usr/share/opencv4/haarcascades or /usr/share/opencv4/lbpcascades");
   }
   return params;
 }
@@ -192,19 +194,6 @@ DetectorFactory make_detector_factory(DetectorSpec spec) {
   // marks it used without parsing it; the parsers below check the values.
   const auto known_keys = detector_option_keys(spec.type);
   for (const auto& key : known_keys) options.get_string(key, "");
-  if (spec.type == kNone) {
-    try {
-      options.check_all_used(known_keys);
-    } catch (const ConfigError& error) {
-      std::string message = error.what();
-      const std::string empty_list = "; known options: ";
-      if (message.size() >= empty_list.size() &&
-          message.compare(message.size() - empty_list.size(), empty_list.size(), empty_list) == 0) {
-        message.resize(message.size() - empty_list.size());
-      }
-      throw ConfigError(message + "; the none detector takes no options");
-    }
-  }
   options.check_all_used(known_keys);
 
   const double downscale = options.get_double(kDownscale, 1.0, 0.0, 1.0);

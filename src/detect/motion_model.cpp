@@ -121,7 +121,7 @@ std::vector<Detection> MotionModel::apply(const cv::Mat& image) {
   if (work == image.size()) {
     image.copyTo(small_);
   } else {
-    cv::resize(image, small_, work, 0, 0, cv::INTER_AREA);
+    cv::resize(image, small_, work, 0, 0, cv::INTER_LINEAR);
   }
   if (params_.blur > 0) cv::GaussianBlur(small_, small_, cv::Size(params_.blur, params_.blur), 0);
   model_->apply(small_, mask_, params_.learning_rate);

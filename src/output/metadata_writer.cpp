@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <system_error>
 #include <nlohmann/json.hpp>
 
 #include "lookout/core/error.h"
@@ -37,6 +39,18 @@ Json to_json(const Detection& detection) {
   }
   return object;
 }
+
+// A failed write worded for the user, with what to do; a full disk is said in so many words.
+std::string write_failure(const std::string& path, const char* when, int error) {
+  if (error == ENOSPC) {
+    return fmt::format(
+        "cannot write metadata '{}'{}: the disk is full ({}); free space on it or write to another "
+        "disk with --metadata", path, when, std::strerror(error));
+  }
+  return fmt::format("cannot write metadata '{}'{}: {}; check the disk, or choose another path "
+                     "with --metadata", path, when, std::strerror(error));
+}
+
 }  // namespace
 
 std::string utc_timestamp(std::chrono::system_clock::time_point time) {
@@ -97,17 +111,25 @@ void MetadataWriter::process(Frame& frame) {
   // Flushed per line so the file can be followed while the run goes on, and so a full disk is
   // reported at the frame where it happened.
   // Each event goes just before the line of the frame it came with, also inside a run of drops.
+  std::string lines;
   for (std::int64_t i = 0; i < frame.span; ++i) {
     for (const StreamEvent& event : frame.events) {
       const std::int64_t at = event.seq >= 0 ? event.seq : frame.seq;
-      if (at == frame.seq + i) out_ << event_line(frame, event) << '\n';
+      if (at == frame.seq + i) lines += event_line(frame, event) + '\n';
     }
-    out_ << metadata_line(frame, i) << '\n';
+    lines += metadata_line(frame, i) + '\n';
   }
+  out_ << lines;
   out_.flush();
   if (!out_) {
-    throw RuntimeError(fmt::format("cannot write metadata '{}': {}", path_, std::strerror(errno)));
+    const int error = errno;
+    out_.close();
+    // The file keeps whole lines only: one cut off by the failed write would trip its readers.
+    std::error_code ignored;
+    std::filesystem::resize_file(path_, written_, ignored);
+    throw RuntimeError(write_failure(path_, "", error));
   }
+  written_ += lines.size();
 }
 
 void MetadataWriter::finish() {
@@ -116,7 +138,7 @@ void MetadataWriter::finish() {
   const bool flushed = static_cast<bool>(out_);
   out_.close();
   if (!flushed || !out_) {
-    throw RuntimeError(fmt::format("cannot finish metadata '{}': {}", path_, std::strerror(errno)));
+    throw RuntimeError(write_failure(path_, " while finishing", errno));
   }
 }
 

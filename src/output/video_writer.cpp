@@ -108,6 +108,22 @@ void check_options(const VideoWriterOptions& options) {
   }
 }
 
+// A bus error worded for the user. A full disk is said in so many words, with what to do:
+// GStreamer's own text names neither the file nor the remedy.
+std::string write_failure(const std::string& path, GstMessage* message, const char* when) {
+  GError* error = nullptr;
+  gst_message_parse_error(message, &error, nullptr);
+  const bool full =
+      g_error_matches(error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT) != FALSE;
+  g_clear_error(&error);
+  if (full) {
+    return fmt::format(
+        "cannot write output '{}'{}: the disk is full ({}); free space on it or write to another "
+        "disk with --output", path, when, gst::describe(message));
+  }
+  return fmt::format("encoding '{}' failed{}: {}", path, when, gst::describe(message));
+}
+
 }  // namespace
 
 std::string segment_path(const std::string& path, int index) {
@@ -268,7 +284,7 @@ void VideoWriter::Impl::start() {
 bool VideoWriter::Impl::failed() {
   if (failure.empty()) {
     if (gst::MessagePtr message = gst::pop_error(bus.get())) {
-      failure = fmt::format("encoding '{}' failed: {}", options.path, gst::describe(message.get()));
+      failure = write_failure(options.path, message.get(), "");
     }
   }
   return !failure.empty();
@@ -300,8 +316,7 @@ std::optional<std::string> VideoWriter::Impl::finish_quietly() {
       result = fmt::format("encoding '{}' did not finish within {} s; the file may be incomplete",
                            options.path, options.finish_timeout.count());
     } else if (GST_MESSAGE_TYPE(ending.get()) == GST_MESSAGE_ERROR) {
-      result = fmt::format("encoding '{}' failed while finishing: {}", options.path,
-                           gst::describe(ending.get()));
+      result = write_failure(options.path, ending.get(), " while finishing");
     }
   }
   pipeline.reset();

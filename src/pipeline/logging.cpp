@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 
+#include <fmt/core.h>
 #include <spdlog/logger.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
@@ -17,6 +21,38 @@ namespace {
 // "\r" returns to the start of the line and "ESC [ K" erases it: how the status line is removed
 // before anything else is written, and redrawn in place.
 constexpr const char* kEraseLine = "\r\x1b[K";
+
+// Messages quote what the user wrote, which may be megabytes (a generated path, a pasted file). A
+// line longer than this keeps its start (what is wrong, and where) and its end (what to do), and
+// says how much of the middle it leaves out.
+constexpr std::size_t kMaxLineBytes = 2000;
+constexpr std::size_t kKeptBytes = kMaxLineBytes / 2;
+
+bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+std::string shorten_lines(std::string_view text) {
+  std::string out;
+  out.reserve(std::min(text.size(), 4 * kMaxLineBytes));
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    const std::size_t length = end == std::string_view::npos ? text.size() : end + 1;
+    std::string_view line = text.substr(0, length);
+    text.remove_prefix(length);
+    if (line.size() <= kMaxLineBytes) {
+      out += line;
+      continue;
+    }
+    // Cut at character boundaries, so that UTF-8 stays whole.
+    std::size_t head = kKeptBytes;
+    while (head > 0 && is_continuation_byte(line[head])) --head;
+    std::size_t tail = line.size() - kKeptBytes;
+    while (tail < line.size() && is_continuation_byte(line[tail])) ++tail;
+    out += line.substr(0, head);
+    out += fmt::format(" [... {} bytes left out ...] ", tail - head);
+    out += line.substr(tail);
+  }
+  return out;
+}
 
 // The one writer of stderr for messages: spdlog's records, plain lines and the status line, all
 // under the sink's mutex.
@@ -44,7 +80,7 @@ class TerminalSink final : public spdlog::sinks::base_sink<std::mutex> {
   void sink_it_(const spdlog::details::log_msg& message) override {
     spdlog::memory_buf_t formatted;
     formatter_->format(message, formatted);
-    emit(std::string(formatted.data(), formatted.size()));
+    emit(shorten_lines(std::string_view(formatted.data(), formatted.size())));
   }
   void flush_() override { std::fflush(stderr); }
 

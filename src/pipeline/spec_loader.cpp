@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <fmt/core.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include "lookout/core/error.h"
@@ -45,7 +46,12 @@ class Reader {
 
   void unknown_key(const YAML::Node& key, const std::string& section, const std::vector<std::string>& known) {
     std::string message = fmt::format("unknown key '{}' in {}", key.Scalar(), section);
-    if (auto suggestion = nearest(key.Scalar(), known)) {
+    // A list, mapping or null as a key has no name to show or to suggest a name for.
+    if (!key.IsScalar() || key.Scalar().empty()) {
+      message =
+          fmt::format("a key in {} must be a name, not a list, mapping or empty value", section);
+    }
+    if (auto suggestion = nearest(key.Scalar(), known); suggestion && !key.Scalar().empty()) {
       message += fmt::format("; did you mean '{}'?", *suggestion);
     } else {
       std::string list;
@@ -152,6 +158,11 @@ void read_stages(Reader& reader, const YAML::Node& node, PipelineSpec& spec) {
     for (const auto& entry : item) {
       const std::string key = entry.first.Scalar();
       if (key == "detector") continue;
+      if (!entry.first.IsScalar() || key.empty()) {
+        reader.error(entry.first, fmt::format("stage {}: an option name must be a word such as "
+                                              "'scale', not a list, mapping or empty value", index));
+        continue;
+      }
       if (auto value = reader.option_text(entry.second, key)) {
         stage.options.set(key, *value, reader.where(entry.second));
       }
@@ -219,6 +230,12 @@ PipelineSpec parse_pipeline(const std::string& text, const std::string& origin) 
   YAML::Node root;
   try {
     root = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own words for this are "bad file".
+    throw ConfigError(fmt::format("{}:{}:{}: not valid for a pipeline file: lists or mappings "
+                                  "nested {} or more levels deep; a pipeline file needs only a "
+                                  "few levels (see pipelines/people.yaml)",
+                                  origin, e.mark.line + 1, e.mark.column + 1, e.depth()));
   } catch (const YAML::ParserException& e) {
     throw ConfigError(fmt::format("{}:{}:{}: not valid YAML: {}", origin, e.mark.line + 1,
                                   e.mark.column + 1, e.msg));

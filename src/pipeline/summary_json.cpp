@@ -2,19 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "stream_info_json.h"
+
 namespace lookout {
 
 std::string summary_json(const RunResult& result) {
   using Json = nlohmann::ordered_json;
   const RunReport& report = result.report;
-  const StreamInfo& input = result.input;
   Json json;
-  json["input"] = {{"uri", input.uri},
-                   {"width", input.width},
-                   {"height", input.height},
-                   {"fps", input.fps()},
-                   {"live", input.live},
-                   {"frame_count", input.frame_count}};
+  json["input"] = stream_info_json(result.input);
   json["workers"] = result.workers;
   json["drop_policy"] = to_string(result.drop_policy);
   json["wall_seconds"] = report.wall_seconds;

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "support/errors.h"
 #include "support/media.h"
 #include "support/process.h"
+#include "support/text_match.h"
 #include "support/xvfb.h"
 
 namespace lookout {
@@ -45,14 +45,13 @@ struct Showed {
 };
 
 Showed parse_showed(const std::string& out) {
-  static const std::regex line(
-      R"(showed     (\d+) frames in a window \([a-z]+, (\d+) dropped(, closed by the user)?\))");
-  std::smatch match;
+  const auto match = testing::regex_search(
+      out, R"(showed     (\d+) frames in a window \([a-z]+, (\d+) dropped(, closed by the user)?\))");
   Showed showed;
-  if (std::regex_search(out, match, line)) {
-    showed.shown = std::stoll(match[1]);
-    showed.dropped = std::stoll(match[2]);
-    showed.closed = match[3].matched;
+  if (match) {
+    showed.shown = std::stoll((*match)[1]);
+    showed.dropped = std::stoll((*match)[2]);
+    showed.closed = !(*match)[3].empty();
   }
   return showed;
 }

@@ -68,7 +68,9 @@ TEST(GstSource, ReadsEveryFrameOfGeneratedMp4WithIncreasingPts) {
     EXPECT_EQ(frame.image.cols, 320);
     EXPECT_EQ(frame.image.rows, 240);
     EXPECT_EQ(frame.image.type(), CV_8UC3);
+#if !LOOKOUT_TSAN  // under TSan the source hands over copies (see GstSource::deliver)
     EXPECT_NE(frame.owner, nullptr);
+#endif
     EXPECT_GT(frame.pts_ns, previous);
     EXPECT_NEAR(static_cast<double>(frame.duration_ns), 40e6, 1e6);
     previous = frame.pts_ns;
@@ -134,7 +136,9 @@ TEST(GstSource, KeepsFrameImageValidAfterSourceIsDestroyed) {
     }
     expected = kept.image.clone();
   }
+#if !LOOKOUT_TSAN  // under TSan the source hands over copies (see GstSource::deliver)
   ASSERT_NE(kept.owner, nullptr);
+#endif
   ASSERT_EQ(kept.image.size(), expected.size());
   EXPECT_EQ(cv::norm(kept.image, expected, cv::NORM_INF), 0.0);
   // The picture is not blank, so the comparison above compared real pixels.

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "support/eventually.h"
 #include "support/jsonl.h"
 #include "support/media.h"
 #include "support/ports.h"
@@ -52,15 +53,10 @@ constexpr auto kWaitLimit = std::chrono::seconds(30);
 using testing::free_port;
 using testing::Listener;
 
-// Polls `condition` every 50 ms until it holds (true) or `limit` passes (false).
+// Polls `condition` until it holds (true) or `limit` passes (false).
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::steady_clock::duration limit = kWaitLimit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
+  return testing::eventually(condition, limit, std::chrono::milliseconds(50));
 }
 
 struct Fetched {

@@ -10,7 +10,6 @@
 #include <fstream>
 #include <functional>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,10 +18,12 @@
 #include "lookout/core/error.h"
 #include "lookout/pipeline/spec_loader.h"
 #include "support/errors.h"
+#include "support/eventually.h"
 #include "support/jsonl.h"
 #include "support/media.h"
 #include "support/process.h"
 #include "support/rtsp_server.h"
+#include "support/text_match.h"
 
 namespace lookout {
 namespace {
@@ -61,15 +62,10 @@ SourceOptions quick_reconnect(const std::string& url) {
   return options;
 }
 
-// Polls `condition` every 20 ms until it holds (true) or `limit` passes (false).
+// Polls `condition` until it holds (true) or `limit` passes (false).
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::steady_clock::duration limit = kWaitLimit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+  return testing::eventually(condition, limit);
 }
 
 bool reconnecting(const Source& source) {
@@ -410,8 +406,8 @@ TEST_F(ReconnectCommand, RunContinuesAcrossAServerRestartIntoOnePlayableMp4AndMa
   EXPECT_EQ(after["seq"].get<int>(), before["seq"].get<int>() + 1);
   EXPECT_GE(gap["attempts"].get<int>(), 1);
   EXPECT_FALSE(gap["reason"].get<std::string>().empty());
-  EXPECT_TRUE(std::regex_match(gap["start"].get<std::string>(),
-                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+  EXPECT_TRUE(testing::regex_full_match(gap["start"].get<std::string>(),
+                                        R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"))
       << gap["start"];
   const double duration = gap["duration"].get<double>();
   EXPECT_GT(duration, 0.0);

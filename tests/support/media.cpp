@@ -46,6 +46,7 @@ std::string muxer_for(const std::string& path) {
   if (ext == ".avi") return "jpegenc ! avimux";
   throw std::runtime_error("generate_clip: unknown extension " + ext);
 }
+}  // namespace
 
 void gst_launch(const std::string& description) {
   std::vector<std::string> argv{"gst-launch-1.0", "-q"};
@@ -65,7 +66,6 @@ void gst_launch(const std::string& description) {
     throw std::runtime_error("gst-launch-1.0 failed: " + description + "\n" + result.err + result.out);
   }
 }
-}  // namespace
 
 void generate_clip(const std::string& path, int width, int height, int frames, int fps,
                    const std::string& pattern) {

@@ -24,6 +24,10 @@ std::string make_temp_dir(const std::string& prefix);
 void generate_clip(const std::string& path, int width, int height, int frames, int fps = 25,
                    const std::string& pattern = "ball");
 
+// Runs gst-launch-1.0 -q on `description` (words split at spaces, no shell; quotes inside a word
+// are the parser's). Throws std::runtime_error with its output if it fails.
+void gst_launch(const std::string& description);
+
 // The first `frames` frames of a sample video re-encoded to `path` (used for short runs).
 void cut_clip(const std::string& source, const std::string& path, int frames);
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
+#include <utility>
 
 namespace lookout::testing {
 namespace {
@@ -95,6 +96,104 @@ ProcessResult run_lookout(const std::vector<std::string>& args, std::chrono::sec
   std::vector<std::string> argv{LOOKOUT_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, timeout, plan);
+}
+
+namespace {
+std::string read_file(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  bool more = true;
+  while (more) drain(fd, text, more);
+  ::close(fd);
+  return text;
+}
+}  // namespace
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, std::string out_path,
+                           std::string err_path, const std::vector<std::string>& environment)
+    : out_path_(std::move(out_path)), err_path_(std::move(err_path)) {
+  // Built before fork(): the child only calls what is safe between fork and exec.
+  std::vector<std::string> variables = environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string variable = *entry;
+    const std::string name = variable.substr(0, variable.find('=') + 1);
+    const bool replaced = std::any_of(environment.begin(), environment.end(),
+                                      [&](const std::string& v) { return v.rfind(name, 0) == 0; });
+    if (!replaced) variables.push_back(variable);
+  }
+  std::vector<char*> envp;
+  for (auto& variable : variables) envp.push_back(variable.data());
+  envp.push_back(nullptr);
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+
+  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  const int out = ::open(out_path_.c_str(), flags, 0644);
+  const int err = ::open(err_path_.c_str(), flags, 0644);
+  if (out < 0 || err < 0) {
+    if (out >= 0) ::close(out);
+    if (err >= 0) ::close(err);
+    throw std::runtime_error("ChildProcess: cannot create " + out_path_ + " or " + err_path_);
+  }
+  pid_ = ::fork();
+  if (pid_ < 0) {
+    ::close(out);
+    ::close(err);
+    throw std::runtime_error("ChildProcess: fork failed");
+  }
+  if (pid_ == 0) {
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(err, STDERR_FILENO);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, STDIN_FILENO);
+    ::execvpe(args[0], args.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(out);
+  ::close(err);
+}
+
+ChildProcess::~ChildProcess() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+  }
+}
+
+bool ChildProcess::running() {
+  if (reaped_) return false;
+  const pid_t ended = ::waitpid(pid_, &status_, WNOHANG);
+  if (ended == pid_ || (ended < 0 && errno != EINTR)) reaped_ = true;
+  return !reaped_;
+}
+
+void ChildProcess::signal(int signal) {
+  if (running()) ::kill(pid_, signal);
+}
+
+ProcessResult ChildProcess::wait(std::chrono::seconds timeout) {
+  ProcessResult result;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      result.timed_out = true;
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status_, 0);
+      reaped_ = true;
+      break;
+    }
+    ::usleep(20'000);
+  }
+  if (WIFEXITED(status_)) {
+    result.exit_code = WEXITSTATUS(status_);
+  } else if (WIFSIGNALED(status_)) {
+    result.signal = WTERMSIG(status_);
+  }
+  result.out = read_file(out_path_);
+  result.err = read_file(err_path_);
+  return result;
 }
 
 }  // namespace lookout::testing

@@ -37,4 +37,34 @@ ProcessResult run_lookout(const std::vector<std::string>& args,
                           std::chrono::seconds timeout = std::chrono::seconds(600),
                           SignalPlan plan = {});
 
+// A command running in the background while the test acts on it: reads its /proc entries, signals
+// it, kills it. Its stdout and stderr go to files (read them while it runs, or from wait()'s
+// result), so a chatty child never blocks on a full pipe. It gets this process's environment
+// with `environment` ("NAME=VALUE" each) added or replacing. The constructor starts it (no shell;
+// throws std::runtime_error if it cannot); the destructor kills it with SIGKILL and reaps it if
+// it is still running. One thread only.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, std::string out_path, std::string err_path,
+               const std::vector<std::string>& environment = {});
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  int pid() const { return pid_; }
+  // True until the process has ended (and then reaps it).
+  bool running();
+  void signal(int signal);
+  // Waits for the end, up to `timeout` (then kills it and reports timed_out), and returns how it
+  // ended with what it wrote.
+  ProcessResult wait(std::chrono::seconds timeout);
+
+ private:
+  int pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+  std::string out_path_;
+  std::string err_path_;
+};
+
 }  // namespace lookout::testing

@@ -44,7 +44,8 @@
 // The first open never retries: an input that does not open fails at once, as described below.
 //
 // Errors: a missing or unreadable local file or camera device, a bad test pattern, option or gst:
-// description are ConfigErrors; a stream GStreamer cannot open, play or decode is a RuntimeError;
+// description are ConfigErrors; a stream GStreamer cannot open, play or decode is a RuntimeError,
+// and so are an empty file, an input without video and one that ends before its first frame;
 // both name the input with any credentials masked (rtsp://***@host/...). A stream that breaks
 // mid-way makes read() return kError with GStreamer's message and the element's name, when it is
 // not reconnected or when every reconnection attempt failed (the message then also says how many

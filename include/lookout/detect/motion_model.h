@@ -5,8 +5,10 @@
 //
 // Unlike a Detector it is stateful: each frame updates the background model, so it must see the
 // frames of one stream in order, on one thread (the pipeline runs it in capture order, before the
-// workers). It works on a downscaled copy of the frame (`downscale`), which is both faster and
-// steadier: noise smaller than a few pixels disappears.
+// workers). It works on a downscaled copy of the frame (`downscale`, a quarter by default), which
+// is both faster and steadier: noise smaller than a few pixels disappears. The copy is sampled
+// (bilinear), not averaged: averaging reads every input pixel and cost more than the model itself,
+// and the blur that follows smooths what sampling leaves.
 //
 // Steps per frame: downscale; blur; update the model and take its foreground mask (shadows, which
 // MOG2 and KNN mark grey, are not motion); clear the ignore polygons; dilate to join the parts of
@@ -36,9 +38,9 @@ struct MotionParams {
   double threshold = -1;        // MOG2 variance threshold (16) or KNN squared distance (400); -1: default
   double learning_rate = -1;    // 0..1; -1: from the history
   bool shadows = true;          // tell shadows apart (and ignore them) rather than call them motion
-  double downscale = 0.5;       // work on a frame this fraction of the input's size
-  int blur = 5;                 // Gaussian kernel (odd, in downscaled pixels); 0: none
-  int dilate = 2;               // dilation iterations (3x3) joining the parts of one mover
+  double downscale = 0.25;      // work on a frame this fraction of the input's size
+  int blur = 3;                 // Gaussian kernel (odd, in downscaled pixels); 0: none
+  int dilate = 1;               // dilation iterations (3x3) joining the parts of one mover
   int min_area = 400;           // in input pixels
   int warmup = 10;              // frames that only teach the model
   std::vector<std::vector<cv::Point>> ignore;  // polygons in input pixels where motion is ignored

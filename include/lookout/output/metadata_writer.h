@@ -12,9 +12,11 @@
 // `seq` is that of the frame after the event, `start` the wall-clock time (UTC, ms) it began,
 // `duration` in seconds. Readers tell the two kinds of line apart by the "event" key.
 // The file is created (truncated) by the constructor: an unwritable path is a ConfigError before
-// the run starts. A write error later (disk full) is a RuntimeError from process() or finish().
+// the run starts. A write error later (disk full) is a RuntimeError from process() or finish();
+// after one in process() the file ends with the last whole line written before it.
 // Thread safety: thread-compatible.
 
+#include <cstdint>
 #include <fstream>
 #include <string>
 
@@ -33,6 +35,7 @@ class MetadataWriter : public SerialStage {
  private:
   std::string path_;
   std::ofstream out_;
+  std::uintmax_t written_ = 0;  // bytes of whole lines known to be in the file
 };
 
 // The line MetadataWriter writes for `frame`, without the newline.

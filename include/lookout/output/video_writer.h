@@ -25,7 +25,7 @@
 // end-of-stream through the encoder and waits for the muxer to write the file's index (with
 // segments: to finalise the last one), up to `finish_timeout`, then tears the pipeline down: the
 // file plays even if the run stopped early. Errors from GStreamer name the element and the file
-// (RuntimeError).
+// (RuntimeError); a full disk is said in so many words, with what to do.
 // Thread safety: thread-compatible.
 
 #include <chrono>

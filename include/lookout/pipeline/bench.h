@@ -83,7 +83,7 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
 std::string format_bench_table(const BenchResult& result);
 
 // The same as one JSON document:
-//   {"input":{"uri","width","height","fps","frame_count"},"detector","options":{},"cores",
+//   {"input":{"uri","width","height","fps","live","frame_count"},"detector","options":{},"cores",
 //    "frames","video_encoding","decode_fps","detector_fps","detector_frames",
 //    "detector_ms_per_frame","pipeline":[{"workers","frames","wall_seconds","fps","efficiency",
 //    "latency_ms":{"p50","p90","p99","max"}}],"pipeline_fps","bound":"detector"|"decode",

@@ -5,6 +5,8 @@
 // Every message is one line, `lookout: LEVEL: text` (LEVEL: error, warning, info, debug), written
 // by the process-wide spdlog default logger that init_logging() installs; anywhere in lookout may
 // then call spdlog::warn(...) etc. Results (the run summary, bench tables) go to stdout, never here.
+// A message line longer than 2000 bytes (one quoting a huge value the user wrote) keeps its first
+// and last 1000 bytes, and says how many bytes in between it leaves out.
 //
 // The status line is drawn only when stderr is a terminal: redrawn in place with a carriage return,
 // erased before each message or plain line and drawn again after it, so neither garbles the other.

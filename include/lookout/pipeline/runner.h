@@ -8,7 +8,8 @@
 // restream's port, open the window), create the output folders and open the outputs. Any failure
 // there throws ConfigError or RuntimeError and nothing is left running. Once running, `stop` (e.g.
 // set from a signal handler; polled every 100 ms) ends capture, and the frames in flight are still
-// processed and every output finalised; closing the display window does the same.
+// processed and every output finalised; closing the display window does the same. A file that
+// ends well before the frame count its header announces (cut short) gets a warning on stderr.
 
 #include <atomic>
 #include <cstddef>

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <regex>
 #include <string>
 
 #include <opencv2/core.hpp>
@@ -16,6 +15,7 @@
 #include "lookout/pipeline/progress.h"
 #include "lookout/pipeline/run_monitor.h"
 #include "support/prometheus.h"
+#include "support/text_match.h"
 
 namespace lookout {
 namespace {
@@ -251,11 +251,11 @@ TEST(Progress, StatsLineCountsSinceTheStartAndRatesOverTheInterval) {
   EXPECT_EQ(line.rfind("lookout: stats: 370 frames in, 25.0 fps, 100 processed, 15 dropped, 5 failed, 4 in flight", 0), 0U)
       << line;
   // Without the earlier 400 and 500 ms frames: 40 ms to within a bucket (5%).
-  std::smatch latency;
-  ASSERT_TRUE(std::regex_search(line, latency, std::regex(R"(end-to-end p50 ([0-9.]+) ms p99 ([0-9.]+) ms)")))
-      << line;
-  EXPECT_NEAR(std::stod(latency[1]), 40.0, 40.0 * 0.05) << line;
-  EXPECT_NEAR(std::stod(latency[2]), 40.0, 40.0 * 0.05) << line;
+  const auto latency =
+      testing::regex_search(line, R"(end-to-end p50 ([0-9.]+) ms p99 ([0-9.]+) ms)");
+  ASSERT_TRUE(latency) << line;
+  EXPECT_NEAR(std::stod((*latency)[1]), 40.0, 40.0 * 0.05) << line;
+  EXPECT_NEAR(std::stod((*latency)[2]), 40.0, 40.0 * 0.05) << line;
   EXPECT_NE(line.find("source streaming, 2 reconnects"), std::string::npos) << line;
   EXPECT_NE(format_stats_line(after, after).find("end-to-end -"), std::string::npos);
 }
@@ -269,7 +269,7 @@ TEST(NoneDetector, FindsNothingAndTakesNoOptions) {
     make_detector_factory({"none", options});
     ADD_FAILURE() << "an option of none was accepted";
   } catch (const ConfigError& error) {
-    EXPECT_NE(std::string(error.what()).find("unknown option 'scale'; the none detector takes no options"),
+    EXPECT_NE(std::string(error.what()).find("unknown option 'scale'; --detector none takes no options"),
               std::string::npos)
         << error.what();
   }

@@ -88,6 +88,16 @@ output:
   }
 }
 
+TEST(SpecLoader, ValidateReportsTheProblemsAfterAKeyHoldingANulByte) {
+  // "\0" in a double-quoted key is a NUL byte. Quoted as it is, it ended what() there and hid
+  // every problem after it.
+  const PipelineSpec spec = parse_pipeline(
+      "input: a.mp4\n\"wor\\0kers\": 2\nstages: [{detector: hog}]\nvidoe: x.mp4\n", "nul.yaml");
+  const std::string message = config_error([&] { validate_pipeline(spec); });
+  EXPECT_NE(message.find("nul.yaml:2:1: unknown key 'wor\\0kers'"), std::string::npos) << message;
+  EXPECT_NE(message.find("nul.yaml:4:1: unknown key 'vidoe'"), std::string::npos) << message;
+}
+
 TEST(SpecLoader, ValidateNeedsAnInputAndAStage) {
   const std::string message = config_error([] { validate_pipeline(parse_pipeline("workers: 1\n", "e.yaml")); });
   EXPECT_NE(message.find("no input"), std::string::npos) << message;
