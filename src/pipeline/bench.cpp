@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 #include <thread>
 
@@ -15,6 +16,7 @@
 #include "lookout/capture/gst_source.h"
 #include "lookout/core/error.h"
 #include "lookout/detect/detector.h"
+#include "lookout/detect/motion_model.h"
 #include "lookout/pipeline/runner.h"
 #include "lookout/pipeline/spec_loader.h"
 #include "stream_info_json.h"
@@ -87,7 +89,7 @@ const LatencyHistogram* end_to_end(const RunReport& report) {
 }
 
 double bound_for(const BenchResult& result, std::size_t workers, bool* decode_bound = nullptr) {
-  const double detector = double(workers) * result.detector_fps;
+  const double detector = double(result.serial ? 1 : workers) * result.detector_fps;
   const bool decode = result.decode_fps < detector;
   if (decode_bound != nullptr) *decode_bound = decode;
   return decode ? result.decode_fps : detector;
@@ -116,6 +118,7 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
   // Every option is checked up front, as `lookout run` would, before anything is measured.
   const ValidatedPipeline validated = validate_pipeline(pipeline_spec(spec, spec.detector, 1, folder));
   configure_opencv_threads();
+  result.serial = !validated.capture_stages.empty();
 
   result.load_start = load_average();
 
@@ -175,9 +178,24 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
   // alive while we hold them).
   tell("detector only, 1 thread");
   {
-    DetectorSpec detector_spec{spec.detector, Options("--detector " + spec.detector)};
-    for (const auto& [key, value] : spec.options) detector_spec.options.set(key, value, "--opt");
-    auto detector = make_detector_factory(std::move(detector_spec))();
+    // Motion is a model updated frame by frame, not a Detector: it is timed the same way, on the
+    // same frames in order, from the parameters validation read.
+    std::unique_ptr<Detector> detector;
+    std::unique_ptr<MotionModel> motion;
+    if (result.serial) {
+      motion = std::make_unique<MotionModel>(validated.capture_stages.front().params);
+    } else {
+      DetectorSpec detector_spec{spec.detector, Options("--detector " + spec.detector)};
+      for (const auto& [key, value] : spec.options) detector_spec.options.set(key, value, "--opt");
+      detector = make_detector_factory(std::move(detector_spec))();
+    }
+    auto work = [&](const cv::Mat& image) {
+      if (motion) {
+        motion->apply(image);
+      } else {
+        detector->detect(image);
+      }
+    };
     std::vector<cv::Mat> images;
     std::size_t bytes = 0;
     auto source = open_source(validated.source);
@@ -196,11 +214,11 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
     if (images.empty()) throw RuntimeError(fmt::format("no frames decoded from {}", result.input.uri));
     check_stop(stop);
     // A network allocates its buffers and picks its kernels on the first call: a cost a pipeline
-    // pays once per worker at start, not per frame.
-    detector->detect(images.front());
+    // pays once per worker at start, not per frame (and a motion model its buffers).
+    work(images.front());
     const auto begin = std::chrono::steady_clock::now();
     for (const auto& image : images) {
-      detector->detect(image);
+      work(image);
       check_stop(stop);
     }
     const double seconds = Seconds(std::chrono::steady_clock::now() - begin).count();
@@ -243,7 +261,9 @@ std::string format_bench_table(const BenchResult& result) {
   const std::size_t widest = result.pipeline.empty() ? 0 : result.pipeline.back().workers;
   row(fmt::format("{}, none, {} worker{}", kind, widest, widest == 1 ? "" : "s"), result.none_fps, "");
   text += fmt::format("  efficiency       {:.2f}  (pipeline / {} = {:.2f} fps{})\n", result.efficiency,
-                      result.decode_bound ? "decode only" : fmt::format("({} x detector only)", widest),
+                      result.decode_bound ? "decode only"
+                      : result.serial     ? std::string("detector only: it runs on one thread, in frame order")
+                                          : fmt::format("({} x detector only)", widest),
                       result.bound_fps, result.decode_bound ? "; decoding is the bound" : "");
   text += fmt::format("  overhead ratio   {:.2f}  (pipeline with --detector none / decode only; target >= 0.9)\n",
                       result.overhead_ratio);
@@ -289,6 +309,7 @@ std::string bench_json(const BenchResult& result) {
   json["pipeline"] = std::move(runs);
   json["pipeline_fps"] = result.pipeline.empty() ? 0.0 : result.pipeline.back().fps;
   json["bound"] = result.decode_bound ? "decode" : "detector";
+  json["serial"] = result.serial;
   json["bound_fps"] = result.bound_fps;
   json["efficiency"] = result.efficiency;
   json["none_fps"] = result.none_fps;

@@ -195,6 +195,17 @@ TEST_P(CutInput, EndsCleanlyWithTheFramesBeforeTheCutPlayableOrAClearError) {
     const std::string metadata = dir + "/out" + std::to_string(percent) + ".jsonl";
     const ProcessResult result = run_to(cut, video, metadata);
     if (container.when_cut == WhenCut::kDoesNotOpen) {
+#if LOOKOUT_TSAN
+      // Under ThreadSanitizer, with other tests running, GStreamer's mp4 demuxer sometimes stops
+      // on this file without posting its error (its thread waits, paused; seen in about half of
+      // a dozen runs three at a time, never without TSan). lookout then gives up at the open
+      // timeout: still exit code 1 and a message naming the input, just slower and vaguer.
+      if (result.err.find("gave no frame within") != std::string::npos) {
+        testing::expect_error(result, 1, {"input '" + cut + "' gave no frame within"});
+        EXPECT_FALSE(fs::exists(video));
+        continue;
+      }
+#endif
       testing::expect_error(result, 1,
                             {"cannot open input '" + cut + "'", "is it a complete video file"});
       EXPECT_FALSE(fs::exists(video));

@@ -339,7 +339,7 @@ TEST(BenchCommand, JsonHasEveryFieldWithSaneValues) {
   const json bench = json::parse(result.out);
   for (const char* key : {"input", "detector", "options", "cores", "frames", "video_encoding", "decode_fps",
                           "detector_fps", "detector_frames", "detector_ms_per_frame", "pipeline", "pipeline_fps",
-                          "bound", "bound_fps", "efficiency", "none_fps", "overhead_ratio", "latency_ms",
+                          "bound", "serial", "bound_fps", "efficiency", "none_fps", "overhead_ratio", "latency_ms",
                           "peak_rss_mb", "load_average"}) {
     EXPECT_TRUE(bench.contains(key)) << key;
   }
@@ -376,6 +376,34 @@ TEST(BenchCommand, JsonHasEveryFieldWithSaneValues) {
   EXPECT_EQ(bench["pipeline_fps"], bench["pipeline"][1]["fps"]);
   EXPECT_GT(bench["peak_rss_mb"].get<double>(), 10.0);
   EXPECT_NE(result.err.find("lookout: info: bench: measuring decode only"), std::string::npos) << result.err;
+  EXPECT_EQ(bench["serial"], false);
+}
+
+// Motion is stateful: one thread in frame order, so its bound does not grow with the workers.
+TEST(BenchCommand, MeasuresMotionAsOneThreadWhateverTheWorkers) {
+  const std::string dir = make_temp_dir("observe-bench-motion");
+  const std::string clip = dir + "/clip.mkv";
+  const int frames = short_run() ? 12 : 30;
+  testing::generate_clip(clip, 320, 240, frames, 25, "ball");
+  const ProcessResult result = run_lookout(
+      {"bench", clip, "--detector", "motion", "--opt", "warmup=1", "--workers", "2", "--json"}, kRunTimeout);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const json bench = json::parse(result.out);
+  EXPECT_EQ(bench["detector"], "motion");
+  EXPECT_EQ(bench["serial"], true);
+  EXPECT_EQ(bench["detector_frames"], frames);
+  EXPECT_GT(bench["detector_fps"].get<double>(), 0.0);
+  const double decode = bench["decode_fps"].get<double>();
+  const double detector = bench["detector_fps"].get<double>();
+  EXPECT_DOUBLE_EQ(bench["bound_fps"].get<double>(), std::min(decode, detector));
+  EXPECT_EQ(bench["bound"], decode < detector ? "decode" : "detector");
+  ASSERT_EQ(bench["pipeline"].size(), 2U);
+  for (const json& run : bench["pipeline"]) {
+    EXPECT_EQ(run["frames"], frames);
+    EXPECT_GT(run["fps"].get<double>(), 0.0);
+  }
+  EXPECT_DOUBLE_EQ(bench["efficiency"].get<double>(),
+                   bench["pipeline"][1]["fps"].get<double>() / bench["bound_fps"].get<double>());
 }
 
 TEST(BenchCommand, ALiveInputIsRefused) {

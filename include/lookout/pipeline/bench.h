@@ -2,7 +2,7 @@
 // Throughput benchmark behind `lookout bench`: on the same frames of one file, in this order,
 //
 //   1. decode only: the capture front (GStreamer decode and conversion to BGR) reading every frame
-//      and handing it to nothing; the faster of two passes (the first warms caches up);
+//      and handing it to nothing; the fastest of three passes (the first warms caches up);
 //   2. the full pipeline (decode, N detector workers, reorder, metadata to a temporary JSON Lines
 //      file; with `encode`, also annotation and x264 mp4 encoding) for N = 1 .. max_workers, through
 //      run_pipeline() itself, so it is exactly what `lookout run` does;
@@ -15,6 +15,8 @@
 //
 // Efficiency = pipeline fps with N workers / the bound, where the bound is N x detector-only fps,
 // or decode-only fps when decoding is slower than that (the pipeline cannot outrun its input).
+// `motion` is measured too, but it is stateful: it runs on one thread in frame order whatever the
+// workers (`serial`), so its bound is 1 x detector-only fps (its model's update per frame).
 //
 // Errors: ConfigError for a bad input, detector or option (as `lookout run` words them) and for a
 // live input (there is no fixed set of frames to measure); RuntimeError when a run fails, or when
@@ -61,6 +63,7 @@ struct BenchResult {
   double decode_fps = 0;
   std::int64_t detector_frames = 0;
   double detector_fps = 0;        // one thread
+  bool serial = false;            // a stateful stage (motion): one thread, whatever the workers
   std::vector<BenchPipelineRun> pipeline;  // 1 .. max_workers workers
   double none_fps = 0;            // the pipeline with the none detector, max_workers workers
   // Of the run with the most workers:
@@ -87,7 +90,7 @@ std::string format_bench_table(const BenchResult& result);
 //    "frames","video_encoding","decode_fps","detector_fps","detector_frames",
 //    "detector_ms_per_frame","pipeline":[{"workers","frames","wall_seconds","fps","efficiency",
 //    "latency_ms":{"p50","p90","p99","max"}}],"pipeline_fps","bound":"detector"|"decode",
-//    "bound_fps","efficiency","none_fps","overhead_ratio","latency_ms":{...},"peak_rss_mb",
+//    "serial","bound_fps","efficiency","none_fps","overhead_ratio","latency_ms":{...},"peak_rss_mb",
 //    "load_average":{"start","end"}}
 std::string bench_json(const BenchResult& result);
 
