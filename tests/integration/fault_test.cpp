@@ -276,7 +276,6 @@ TEST(RtspServerCrashes, TenCrashesAreTenGapsEveryFrameIsCountedAndNoMemoryThread
   // seen (frames in flight, buffers in the decoder).
   constexpr long kThreadSlack = 2;
   constexpr long kFdSlack = 2;
-  constexpr long kRssSlackKb = 8 * 1024;
   ASSERT_EQ(samples.size(), static_cast<std::size_t>(kCycles + 1));
   auto highest = [](auto begin, auto end, long Resources::*field) {
     long value = 0;
@@ -301,6 +300,7 @@ TEST(RtspServerCrashes, TenCrashesAreTenGapsEveryFrameIsCountedAndNoMemoryThread
   // The sanitizers' own memory (quarantine, shadow, history) grows by design; LeakSanitizer
   // checks the memory instead when the process exits.
 #else
+  constexpr long kRssSlackKb = 8 * 1024;
   EXPECT_LE(lowest(late_begin, samples.end(), &Resources::rss_kb),
             highest(samples.begin(), early_end, &Resources::rss_kb) + kRssSlackKb)
       << seen;

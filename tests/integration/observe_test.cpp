@@ -339,7 +339,8 @@ TEST(BenchCommand, JsonHasEveryFieldWithSaneValues) {
   const json bench = json::parse(result.out);
   for (const char* key : {"input", "detector", "options", "cores", "frames", "video_encoding", "decode_fps",
                           "detector_fps", "detector_frames", "detector_ms_per_frame", "pipeline", "pipeline_fps",
-                          "bound", "serial", "bound_fps", "efficiency", "none_fps", "overhead_ratio", "latency_ms",
+                          "bound", "serial", "bound_fps", "efficiency", "none_fps", "overhead_ratio",
+                          "overhead_cpu_ratio", "latency_ms",
                           "peak_rss_mb", "load_average"}) {
     EXPECT_TRUE(bench.contains(key)) << key;
   }
@@ -353,7 +354,7 @@ TEST(BenchCommand, JsonHasEveryFieldWithSaneValues) {
   for (const char* fps : {"decode_fps", "detector_fps", "pipeline_fps", "bound_fps", "none_fps"}) {
     EXPECT_GT(bench[fps].get<double>(), 0.0) << fps;
   }
-  for (const char* ratio : {"efficiency", "overhead_ratio"}) {
+  for (const char* ratio : {"efficiency", "overhead_ratio", "overhead_cpu_ratio"}) {
     EXPECT_GT(bench[ratio].get<double>(), 0.0) << ratio;
     // A sanitizer slows our code many times more than the uninstrumented decoders it is compared
     // with, so there the ratios say nothing about sanity.

@@ -77,6 +77,9 @@ class Viewer {
   // annotator writes the frame number and time (the ball pattern's corner is black).
   std::int64_t labelled() const { return labelled_; }
   const std::string& failure() const { return failure_; }
+  // How many times it asked the server for the stream: a slow first answer (the sanitizers) makes
+  // it ask again, and the server counts each asking client.
+  int attempts() const { return attempts_.load(); }
 
  private:
   void run(const std::string& url, const std::atomic<bool>* give_up) {
@@ -89,6 +92,7 @@ class Viewer {
       options.transport = RtspTransport::kTcp;
       options.open_timeout = std::chrono::seconds(20);
       options.reconnect_attempts = 0;
+      attempts_.fetch_add(1);
       try {
         source = open_source(options);
       } catch (const std::exception& e) {
@@ -115,6 +119,7 @@ class Viewer {
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::atomic<std::int64_t> frames_{0};
+  std::atomic<int> attempts_{0};
   std::vector<cv::Size> sizes_;
   std::int64_t labelled_ = 0;
   std::string failure_;
@@ -167,7 +172,8 @@ TEST(RtspRestream, ServesItsFramesToAClientAtTheirSize) {
   ASSERT_GE(viewer.sizes().size(), 5u);
   for (const cv::Size& size : viewer.sizes()) EXPECT_EQ(size, cv::Size(320, 240));
   EXPECT_EQ(viewer.labelled(), 0);  // plain grey frames: what the command's test tells apart
-  EXPECT_EQ(restream.clients(), 1);
+  EXPECT_GE(restream.clients(), 1);
+  EXPECT_LE(restream.clients(), viewer.attempts());
   EXPECT_GE(restream.frames_sent(), 5);
 }
 

@@ -33,12 +33,29 @@
 
 namespace lookout {
 
+#if !LOOKOUT_CHANNEL_MUTEX
+// A waiting thread spins this many times before it sleeps (moodycamel's default: 10000). Frames
+// come a millisecond or more apart, so a long spin rarely catches one and, with as many threads
+// as cores, takes the cores from the decoder: with 10000, the pipeline with the none detector
+// spent measurably more processor time a frame than decoding alone.
+constexpr int kChannelSpins = 100;
+struct ChannelQueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
+  static const int MAX_SEMA_SPINS = kChannelSpins;
+};
+#endif
+
 template <typename T>
 class Channel {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit Channel(std::size_t capacity) : capacity_(capacity) {
+  explicit Channel(std::size_t capacity)
+      : capacity_(capacity)
+#if !LOOKOUT_CHANNEL_MUTEX
+        ,
+        free_slots_(0, kChannelSpins)
+#endif
+  {
     if (capacity == 0) throw std::invalid_argument("Channel capacity must be at least 1");
 #if !LOOKOUT_CHANNEL_MUTEX
     free_slots_.signal(static_cast<int>(capacity));
@@ -89,7 +106,7 @@ class Channel {
   std::condition_variable not_empty_;
   std::deque<T> items_;
 #else
-  moodycamel::BlockingConcurrentQueue<T> queue_;
+  moodycamel::BlockingConcurrentQueue<T, ChannelQueueTraits> queue_;
   moodycamel::LightweightSemaphore free_slots_;
 #endif
 };

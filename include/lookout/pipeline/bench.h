@@ -60,17 +60,20 @@ struct BenchResult {
   BenchSpec spec;
   std::size_t cores = 0;
   std::int64_t frames = 0;        // decoded in the decode-only pass
-  double decode_fps = 0;
+  double decode_fps = 0;          // the fastest decode-only pass
   std::int64_t detector_frames = 0;
   double detector_fps = 0;        // one thread
   bool serial = false;            // a stateful stage (motion): one thread, whatever the workers
   std::vector<BenchPipelineRun> pipeline;  // 1 .. max_workers workers
-  double none_fps = 0;            // the pipeline with the none detector, max_workers workers
+  double none_fps = 0;            // the none detector, max_workers workers: the fastest pass
   // Of the run with the most workers:
   bool decode_bound = false;      // decoding, not the detector, bounds the pipeline
   double bound_fps = 0;
   double efficiency = 0;
   double overhead_ratio = 0;      // none_fps / decode_fps; target >= 0.9
+  // Processor time a frame, decode only over the none pipeline (each its lowest pass): the share
+  // of the none pipeline's work that is decoding; steadier than the rates on a busy machine.
+  double overhead_cpu_ratio = 0;
   double peak_rss_mb = 0;         // after the pipeline runs, before pre-decoding
   // The machine's 1-minute load average before and after (getloadavg; -1 if unknown): anything
   // well above 0 means other programs competed for the cores and the figures are low.
@@ -90,7 +93,8 @@ std::string format_bench_table(const BenchResult& result);
 //    "frames","video_encoding","decode_fps","detector_fps","detector_frames",
 //    "detector_ms_per_frame","pipeline":[{"workers","frames","wall_seconds","fps","efficiency",
 //    "latency_ms":{"p50","p90","p99","max"}}],"pipeline_fps","bound":"detector"|"decode",
-//    "serial","bound_fps","efficiency","none_fps","overhead_ratio","latency_ms":{...},"peak_rss_mb",
+//    "serial","bound_fps","efficiency","none_fps","overhead_ratio",
+//    "overhead_cpu_ratio","latency_ms":{...},"peak_rss_mb",
 //    "load_average":{"start","end"}}
 std::string bench_json(const BenchResult& result);
 
