@@ -205,7 +205,7 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
   }
   result.peak_rss_mb = peak_rss_mb();
 
-  // 4. Detector only, on pixels already in memory (copies: decoding keeps no buffers of its own
+  // 3. Detector only, on pixels already in memory (copies: decoding keeps no buffers of its own
   // alive while we hold them).
   tell("detector only, 1 thread");
   {
