@@ -62,8 +62,10 @@ Xvfb::Xvfb() {
     ::dup2(devnull, STDIN_FILENO);
     ::dup2(devnull, STDOUT_FILENO);
     ::dup2(devnull, STDERR_FILENO);
-    ::execlp("Xvfb", "Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp",
-             static_cast<char*>(nullptr));
+    // -noreset: by default the server resets when its last client leaves (here the probe below),
+    // and a client that connects during the reset is turned away.
+    ::execlp("Xvfb", "Xvfb", "-displayfd", "3", "-noreset", "-screen", "0", "1024x768x24",
+             "-nolisten", "tcp", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(fds[1]);
@@ -137,11 +139,14 @@ ScopedEnv::~ScopedEnv() {
 
 bool close_window(const std::string& display, const std::string& title_prefix,
                   std::chrono::seconds timeout) {
-  ::Display* x = XOpenDisplay(display.c_str());
-  if (x == nullptr) return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  ::Display* x = nullptr;
+  while ((x = XOpenDisplay(display.c_str())) == nullptr) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   const Atom protocols = XInternAtom(x, "WM_PROTOCOLS", False);
   const Atom delete_window = XInternAtom(x, "WM_DELETE_WINDOW", False);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool sent = false;
   while (!sent && std::chrono::steady_clock::now() < deadline) {
     Window root_return = 0;
