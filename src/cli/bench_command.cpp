@@ -20,6 +20,10 @@ CLI::App* add_bench_command(CLI::App& app, BenchFlags& flags, const std::string&
       ->check(CLI::Range(1LL, 1LL << 40));
   bench->add_option("--workers,-w", flags.workers, "Pipeline runs with 1 .. N workers (default: one per core)")
       ->check(CLI::Range(1, 256));
+  bench->add_option("--passes", flags.passes,
+                    "Measure detector only and the pipeline with the most workers N times each, in turn, and keep "
+                    "the fastest of each (default 1)")
+      ->check(CLI::Range(1, 100));
   bench->add_flag("--encode", flags.encode, "Pipelines also annotate and encode an mp4 (default: JSON Lines only)");
   bench->add_flag("--json", flags.json, "Print the results as one JSON document instead of a table");
   add_logging_options(*bench, flags.logging);
@@ -34,6 +38,7 @@ int bench_command(const BenchFlags& flags, const std::atomic<int>& stop) {
   spec.frames = flags.frames;
   spec.max_workers = static_cast<std::size_t>(flags.workers);
   spec.encode = flags.encode;
+  spec.passes = flags.passes;
   for (const auto& opt : flags.opts) {
     const auto equals = opt.find('=');
     if (equals == std::string::npos || equals == 0) {

@@ -1,5 +1,5 @@
 #pragma once
-// `lookout bench INPUT --detector NAME [--opt K=V]... [--frames N] [--workers N] [--encode] [--json]`:
+// `lookout bench INPUT --detector NAME [--opt K=V]... [--frames N] [--workers N] [--encode] [--passes N] [--json]`:
 // the throughput benchmark (see lookout/pipeline/bench.h for what it measures). The table, or
 // with --json the JSON document, goes to stdout; what is being measured goes to stderr as info
 // messages.
@@ -21,6 +21,7 @@ struct BenchFlags {
   long long frames = -1;
   int workers = 0;
   bool encode = false;
+  int passes = 1;
   bool json = false;
   LoggingFlags logging;
 };

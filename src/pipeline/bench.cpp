@@ -124,6 +124,7 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
   BenchResult result;
   result.spec = spec;
   result.cores = std::max(1u, std::thread::hardware_concurrency());
+  result.passes = std::max(1, spec.passes);
   const std::size_t max_workers = spec.max_workers > 0 ? spec.max_workers : result.cores;
   TempFolder folder;
 
@@ -247,15 +248,29 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
     // A network allocates its buffers and picks its kernels on the first call: a cost a pipeline
     // pays once per worker at start, not per frame (and a motion model its buffers).
     work(images.front());
-    const auto begin = std::chrono::steady_clock::now();
-    for (const auto& image : images) {
-      work(image);
-      check_stop(stop);
-    }
-    const double seconds = Seconds(std::chrono::steady_clock::now() - begin).count();
+    auto detector_pass = [&] {
+      const auto begin = std::chrono::steady_clock::now();
+      for (const auto& image : images) {
+        work(image);
+        check_stop(stop);
+      }
+      const double seconds = Seconds(std::chrono::steady_clock::now() - begin).count();
+      // A detector that does nothing (none) may finish below the clock's resolution.
+      return double(images.size()) / std::max(seconds, 1e-9);
+    };
     result.detector_frames = static_cast<std::int64_t>(images.size());
-    // A detector that does nothing (none) may finish below the clock's resolution.
-    result.detector_fps = double(images.size()) / std::max(seconds, 1e-9);
+    result.detector_fps = detector_pass();
+
+    // 4. More passes of the efficiency's two sides, in turn, each keeping its fastest: where the
+    // machine's speed moves from one second to the next (a virtual machine's neighbours), a single
+    // pass of each measures the moment as much as the program.
+    for (int pass = 1; pass < result.passes; ++pass) {
+      tell(fmt::format("pass {} of {}: pipeline, {} workers, and detector only", pass + 1, result.passes,
+                       result.pipeline.back().workers));
+      BenchPipelineRun again = measure(spec.detector, result.pipeline.back().workers);
+      if (again.fps > result.pipeline.back().fps) result.pipeline.back() = std::move(again);
+      result.detector_fps = std::max(result.detector_fps, detector_pass());
+    }
   }
 
   for (auto& run : result.pipeline) {
@@ -311,6 +326,11 @@ std::string format_bench_table(const BenchResult& result) {
                       result.load_start, result.load_end);
   text += fmt::format("  pipeline: decode, detect, reorder, {}\n",
                       result.spec.encode ? "annotate, x264 mp4, JSON Lines" : "JSON Lines (no video encoding)");
+  if (result.passes > 1) {
+    text += fmt::format("  passes           {} of detector only and of the pipeline with {} workers, the fastest "
+                        "of each kept\n",
+                        result.passes, widest);
+  }
   return text;
 }
 
@@ -350,6 +370,7 @@ std::string bench_json(const BenchResult& result) {
   json["latency_ms"] = latency_json(result.pipeline.empty() ? LatencyHistogram{} : result.pipeline.back().end_to_end);
   json["peak_rss_mb"] = result.peak_rss_mb;
   json["load_average"] = {{"start", result.load_start}, {"end", result.load_end}};
+  json["passes"] = result.passes;
   return json.dump(2, ' ', false, Json::error_handler_t::replace);
 }
 

@@ -333,7 +333,8 @@ TEST(BenchCommand, JsonHasEveryFieldWithSaneValues) {
   const int frames = short_run() ? 12 : 30;
   testing::generate_clip(clip, 320, 240, frames);
   const ProcessResult result =
-      run_lookout({"bench", clip, "--detector", "hog", "--opt", "win_stride=16", "--workers", "2", "--json"},
+      run_lookout({"bench", clip, "--detector", "hog", "--opt", "win_stride=16", "--workers", "2", "--passes", "2",
+                   "--json"},
                   kRunTimeout);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const json bench = json::parse(result.out);
@@ -341,7 +342,7 @@ TEST(BenchCommand, JsonHasEveryFieldWithSaneValues) {
                           "detector_fps", "detector_frames", "detector_ms_per_frame", "pipeline", "pipeline_fps",
                           "bound", "serial", "bound_fps", "efficiency", "none_fps", "overhead_ratio",
                           "overhead_cpu_ratio", "latency_ms",
-                          "peak_rss_mb", "load_average"}) {
+                          "peak_rss_mb", "load_average", "passes"}) {
     EXPECT_TRUE(bench.contains(key)) << key;
   }
   EXPECT_EQ(bench["detector"], "hog");
@@ -350,6 +351,8 @@ TEST(BenchCommand, JsonHasEveryFieldWithSaneValues) {
   EXPECT_EQ(bench["detector_frames"], frames);
   EXPECT_EQ(bench["input"]["width"], 320);
   EXPECT_EQ(bench["video_encoding"], false);
+  EXPECT_EQ(bench["passes"], 2);
+  EXPECT_NE(result.err.find("pass 2 of 2: pipeline, 2 workers, and detector only"), std::string::npos) << result.err;
   EXPECT_GE(bench["cores"].get<int>(), 1);
   for (const char* fps : {"decode_fps", "detector_fps", "pipeline_fps", "bound_fps", "none_fps"}) {
     EXPECT_GT(bench[fps].get<double>(), 0.0) << fps;

@@ -11,7 +11,9 @@
 //   4. peak RSS (getrusage) of the process so far: decode and pipeline runs, before step 5;
 //   5. detector only: one detector on this thread (OpenCV's pool off, as in the pipeline) over
 //      frames decoded into memory beforehand (as many as fit in `memory_budget`), after one
-//      untimed warm-up call.
+//      untimed warm-up call;
+//   6. with `passes` above 1, that many passes in all of detector only and of the pipeline with
+//      max_workers, taken in turn, each keeping its fastest (the efficiency's two sides).
 //
 // Efficiency = pipeline fps with N workers / the bound, where the bound is N x detector-only fps,
 // or decode-only fps when decoding is slower than that (the pipeline cannot outrun its input).
@@ -44,6 +46,7 @@ struct BenchSpec {
   std::size_t max_workers = 0;    // pipeline runs with 1 .. this many workers; 0: one per core
   bool encode = false;            // pipelines also annotate and encode an mp4
   std::size_t memory_budget = std::size_t{1} << 30;  // bytes of pre-decoded frames, detector only
+  int passes = 1;                 // of detector only and of the widest pipeline; each keeps its fastest
 };
 
 struct BenchPipelineRun {
@@ -79,6 +82,7 @@ struct BenchResult {
   // well above 0 means other programs competed for the cores and the figures are low.
   double load_start = -1;
   double load_end = -1;
+  int passes = 1;                 // spec.passes, at least 1
 };
 
 // `progress` is told what is being measured (one line each), e.g. for a log message.
@@ -95,7 +99,7 @@ std::string format_bench_table(const BenchResult& result);
 //    "latency_ms":{"p50","p90","p99","max"}}],"pipeline_fps","bound":"detector"|"decode",
 //    "serial","bound_fps","efficiency","none_fps","overhead_ratio",
 //    "overhead_cpu_ratio","latency_ms":{...},"peak_rss_mb",
-//    "load_average":{"start","end"}}
+//    "load_average":{"start","end"},"passes"}
 std::string bench_json(const BenchResult& result);
 
 }  // namespace lookout
