@@ -245,8 +245,9 @@ class GstSource final : public Source {
   const GstVideoInfo* info_for(GstSample* sample);
   // Never inlined: the TSan suppression for the sample hand-over names this function.
   [[gnu::noinline]] Read deliver(gst::SamplePtr sample, Frame& frame, std::string& error);
-  // Brings a lost stream back (see the header); `reason` says why it was lost.
-  Read reconnect(Frame& frame, std::string& error, const std::string& reason);
+  // Brings a lost stream back (see the header); `reason` says why it was lost. By value: callers
+  // pass pending_error_, which reconnecting clears.
+  Read reconnect(Frame& frame, std::string& error, std::string reason);
   // Waits `delay` unless interrupted first; false if interrupted.
   bool pause(std::chrono::nanoseconds delay);
   Read end(Read result);
@@ -737,10 +738,18 @@ Source::Read GstSource::read(Frame& frame, std::string& error) {
     // Frames decoded before an error or the end are still delivered; the loss is acted on once
     // the sink runs dry, which is when it actually stops the stream.
     if (gst_app_sink_is_eos(connection.appsink)) {
-      // A gst: description that ends was written to end (num-buffers, a finite source); a
-      // server's or camera's stream that ends was cut off.
-      if (!reconnectable_ || kind_ == InputKind::kDescription) return end(Read::kEnd);
-      return reconnect(frame, error, "the stream ended");
+      // A source that fails posts its error and then ends the stream, so an error may be waiting
+      // behind the end; it, not the end, is why the stream was lost.
+      if (pending_error_.empty()) {
+        gst::MessagePtr message = gst::pop_error(connection.bus.get());
+        if (message) pending_error_ = gst::describe(message.get());
+      }
+      // A gst: description that ends without an error was written to end (num-buffers, a finite
+      // source); a server's or camera's stream that ends was cut off.
+      if (!reconnectable_ || (kind_ == InputKind::kDescription && pending_error_.empty())) {
+        return end(Read::kEnd);
+      }
+      return reconnect(frame, error, pending_error_.empty() ? "the stream ended" : pending_error_);
     }
     if (!pending_error_.empty()) {
       if (!reconnectable_) {
@@ -768,7 +777,7 @@ bool GstSource::pause(std::chrono::nanoseconds delay) {
   return !wait_cv_.wait_for(lock, delay, [this] { return interrupted_.load(); });
 }
 
-Source::Read GstSource::reconnect(Frame& frame, std::string& error, const std::string& reason) {
+Source::Read GstSource::reconnect(Frame& frame, std::string& error, std::string reason) {
   set_state(SourceStatus::State::kReconnecting);
   const auto lost_at = Clock::now();
   // Torn down at once: a half-broken pipeline may still hold the server's or device's resources.

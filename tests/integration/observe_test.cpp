@@ -38,6 +38,7 @@ namespace lookout {
 namespace {
 
 using nlohmann::json;
+using testing::describe;
 using testing::make_temp_dir;
 using testing::parse_prometheus;
 using testing::ProcessResult;
@@ -134,7 +135,7 @@ TEST(MetricsEndpoint, CountersDuringALiveRunAgreeWithTheRunsSummary) {
     scrapes.push_back(std::move(scrape));
     const auto processed = scrapes.back().value("lookout_frames_processed_total");
     return processed && *processed >= wanted;
-  })) << "no scrape showed " << wanted << " processed frames\n" << run.stop().err;
+  })) << "no scrape showed " << wanted << " processed frames\n" << describe(run.stop());
   ASSERT_FALSE(run.exited()) << run.stop().err;
   const Fetched health = fetch(port, "/healthz");
   EXPECT_EQ(health.status, 200) << health.body;
@@ -199,7 +200,7 @@ TEST(SnapshotEndpoint, LatestFrameDecodesToAnImageOfTheStreamsSize) {
     if (run.exited()) return true;
     snapshot = fetch(port, "/snapshot.jpg");
     return snapshot.status == 200;
-  })) << "last answer: " << snapshot.status << " " << snapshot.body << "\n" << run.stop().err;
+  })) << "last answer: " << snapshot.status << " " << snapshot.body << "\n" << describe(run.stop());
   ASSERT_FALSE(run.exited()) << run.stop().err;
   EXPECT_EQ(snapshot.content_type, "image/jpeg");
   const std::vector<unsigned char> bytes(snapshot.body.begin(), snapshot.body.end());
@@ -230,11 +231,11 @@ TEST(HealthEndpoint, TurnsUnhealthyWhenTheStreamStallsAndHealthyWhenItRecovers) 
       return health.status == status;
     };
   };
-  ASSERT_TRUE(eventually(health_is(200))) << health.status << " " << health.body << "\n" << run.stop().err;
+  ASSERT_TRUE(eventually(health_is(200))) << health.status << " " << health.body << "\n" << describe(run.stop());
   ASSERT_FALSE(run.exited()) << run.stop().err;
 
   server.set_stalled(true);
-  ASSERT_TRUE(eventually(health_is(503))) << health.status << " " << health.body << "\n" << run.stop().err;
+  ASSERT_TRUE(eventually(health_is(503))) << health.status << " " << health.body << "\n" << describe(run.stop());
   ASSERT_FALSE(run.exited()) << run.stop().err;
   EXPECT_TRUE(health.body.rfind("reconnecting", 0) == 0 || health.body.rfind("stalled", 0) == 0) << health.body;
   // The metrics say the same.
@@ -242,7 +243,7 @@ TEST(HealthEndpoint, TurnsUnhealthyWhenTheStreamStallsAndHealthyWhenItRecovers) 
   EXPECT_EQ(stalled.value("lookout_source_state", {{"state", "streaming"}}), 0);
 
   server.set_stalled(false);
-  ASSERT_TRUE(eventually(health_is(200))) << health.status << " " << health.body << "\n" << run.stop().err;
+  ASSERT_TRUE(eventually(health_is(200))) << health.status << " " << health.body << "\n" << describe(run.stop());
   ASSERT_FALSE(run.exited()) << run.stop().err;
   const PromExposition recovered = parse_prometheus(fetch(port, "/metrics").body);
   EXPECT_GE(recovered.value("lookout_source_reconnects_total").value_or(0), 1);

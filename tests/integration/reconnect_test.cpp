@@ -148,6 +148,23 @@ TEST(ReconnectingSource, ServerThatRestartsOnTheSamePortIsReconnectedAndTheGapMa
   EXPECT_EQ(status.reconnect_attempts, gap.attempts);
 }
 
+// A stream that fails with an error (not an end, not a stall) is reconnected too, and the gap
+// says which error: identity posts one after 10 frames of a live pattern described for GStreamer.
+TEST(ReconnectingSource, StreamErrorIsReconnectedAndTheGapNamesTheError) {
+  SourceOptions options = quick_reconnect(
+      "gst:videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=25/1 "
+      "! identity name=failing error-after=10");
+  auto source = open_source(options);
+  std::int64_t last_pts = -1;
+  std::optional<Frame> after = read_until_event(*source, last_pts);
+  ASSERT_TRUE(after.has_value());
+  ASSERT_EQ(after->events.size(), 1u);
+  const StreamEvent& gap = after->events.front();
+  EXPECT_EQ(gap.kind, StreamEvent::Kind::kGap);
+  EXPECT_NE(gap.reason.find("failing: "), std::string::npos) << "reason: '" << gap.reason << "'";
+  EXPECT_EQ(source->status().reconnects, 1);
+}
+
 TEST(ReconnectingSource, StalledServerIsDetectedByTheStallTimeoutAndReconnected) {
   RtspServer server(stallable_ball());
   server.start();
@@ -436,6 +453,9 @@ TEST_F(ReconnectCommand, ServerGoneForGoodEndsTheRunWithExitCode1NamingTheMasked
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_NE(result.err.find(masked), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("after 2 reconnection attempts"), std::string::npos) << result.err;
+  // Why it was lost is said, whether the stream ended or errored.
+  EXPECT_NE(result.err.find("was lost ("), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("was lost ()"), std::string::npos) << result.err;
   EXPECT_EQ(result.err.find(password), std::string::npos) << result.err;
   EXPECT_EQ(result.out.find(password), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("reconnects 0 (2 attempts)"), std::string::npos) << result.out;

@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -31,18 +33,24 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::sec
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("run_process: pipe failed");
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("run_process: fork failed");
-  if (pid == 0) {
-    ::dup2(out_pipe[1], STDOUT_FILENO);
-    ::dup2(err_pipe[1], STDERR_FILENO);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    ::dup2(devnull, STDIN_FILENO);
-    std::vector<char*> args;
-    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
+  // posix_spawn, not fork: the tests call this from several threads at once, and a forked child
+  // of a threaded process may only make system calls before exec (building argv there allocates,
+  // which can deadlock on a lock another thread held at the fork, as seen under TSan). glibc's
+  // posix_spawn runs only system calls in the child.
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  pid_t pid = -1;
+  const int spawned = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    for (const int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
+    throw std::runtime_error("run_process: cannot start " + argv.front() + ": " + std::strerror(spawned));
   }
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -89,6 +97,13 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::sec
     result.signal = WTERMSIG(status);
   }
   return result;
+}
+
+std::string describe(const ProcessResult& result) {
+  std::string how = result.timed_out    ? "timed out"
+                    : result.signal != 0 ? "ended by signal " + std::to_string(result.signal)
+                                         : "exit code " + std::to_string(result.exit_code);
+  return how + "\n--- stdout:\n" + result.out + "--- stderr:\n" + result.err;
 }
 
 ProcessResult run_lookout(const std::vector<std::string>& args, std::chrono::seconds timeout,

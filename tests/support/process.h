@@ -17,6 +17,9 @@ struct ProcessResult {
   std::string err;
 };
 
+// How the process ended and everything it printed, for a failure message.
+std::string describe(const ProcessResult& result);
+
 // A signal to send to the process once `after` has passed (e.g. SIGINT to test Ctrl-C), or, when
 // `when` is set, once *when is true (checked every 20 ms; another thread sets it).
 // With `repeat` > 1 the signal is sent that many times, `interval` apart (a second Ctrl-C).

@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -96,21 +99,19 @@ Xvfb::Xvfb() {
         "Xvfb did not start (is the Debian package xvfb installed? tools/setup installs it)");
   }
   display_ = ":" + number;
-  // Xvfb names its display once it listens, but a client can still be turned away for a moment
-  // after that; wait until one gets in, so that the test's program does not race the server.
-  // The check runs in a child process: Xlib must not be touched in the test's own process before
-  // a video sink there calls XInitThreads.
+  // Xvfb names its display once it listens; a connection to its socket confirms it. A plain
+  // socket, not Xlib: Xlib must not be touched in the test's own process before a video sink there
+  // calls XInitThreads, and a forked child of this threaded process must not allocate.
+  const std::string socket_path = "/tmp/.X11-unix/X" + number;
   for (int attempt = 0; attempt < 200; ++attempt) {
-    const pid_t probe = ::fork();
-    if (probe == 0) {
-      Display* connection = XOpenDisplay(display_.c_str());
-      ::_exit(connection != nullptr ? 0 : 1);
-    }
-    int status = 0;
-    if (probe > 0 && ::waitpid(probe, &status, 0) == probe && WIFEXITED(status) &&
-        WEXITSTATUS(status) == 0) {
-      return;
-    }
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket_path.c_str());
+    const bool connected =
+        fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    if (fd >= 0) ::close(fd);
+    if (connected) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   reap(pid_);
