@@ -124,7 +124,6 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
   BenchResult result;
   result.spec = spec;
   result.cores = std::max(1u, std::thread::hardware_concurrency());
-  result.passes = std::max(1, spec.passes);
   const std::size_t max_workers = spec.max_workers > 0 ? spec.max_workers : result.cores;
   TempFolder folder;
 
@@ -264,8 +263,8 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
     // 4. More passes of the efficiency's two sides, in turn, each keeping its fastest: where the
     // machine's speed moves from one second to the next (a virtual machine's neighbours), a single
     // pass of each measures the moment as much as the program.
-    for (int pass = 1; pass < result.passes; ++pass) {
-      tell(fmt::format("pass {} of {}: pipeline, {} workers, and detector only", pass + 1, result.passes,
+    for (int pass = 1; pass < spec.passes; ++pass) {
+      tell(fmt::format("pass {} of {}: pipeline, {} workers, and detector only", pass + 1, spec.passes,
                        result.pipeline.back().workers));
       BenchPipelineRun again = measure(spec.detector, result.pipeline.back().workers);
       if (again.fps > result.pipeline.back().fps) result.pipeline.back() = std::move(again);
@@ -326,10 +325,10 @@ std::string format_bench_table(const BenchResult& result) {
                       result.load_start, result.load_end);
   text += fmt::format("  pipeline: decode, detect, reorder, {}\n",
                       result.spec.encode ? "annotate, x264 mp4, JSON Lines" : "JSON Lines (no video encoding)");
-  if (result.passes > 1) {
+  if (result.spec.passes > 1) {
     text += fmt::format("  passes           {} of detector only and of the pipeline with {} workers, the fastest "
                         "of each kept\n",
-                        result.passes, widest);
+                        result.spec.passes, widest);
   }
   return text;
 }
@@ -370,7 +369,7 @@ std::string bench_json(const BenchResult& result) {
   json["latency_ms"] = latency_json(result.pipeline.empty() ? LatencyHistogram{} : result.pipeline.back().end_to_end);
   json["peak_rss_mb"] = result.peak_rss_mb;
   json["load_average"] = {{"start", result.load_start}, {"end", result.load_end}};
-  json["passes"] = result.passes;
+  json["passes"] = result.spec.passes;
   return json.dump(2, ' ', false, Json::error_handler_t::replace);
 }
 

@@ -2,7 +2,8 @@
 // Throughput benchmark behind `lookout bench`: on the same frames of one file, in this order,
 //
 //   1. decode only: the capture front (GStreamer decode and conversion to BGR) reading every frame
-//      and handing it to nothing; the fastest of three passes (the first warms caches up);
+//      and handing it to nothing; the fastest of five passes, each followed by a pass of step 3
+//      (the first warms caches up);
 //   2. the full pipeline (decode, N detector workers, reorder, metadata to a temporary JSON Lines
 //      file; with `encode`, also annotation and x264 mp4 encoding) for N = 1 .. max_workers, through
 //      run_pipeline() itself, so it is exactly what `lookout run` does;
@@ -82,7 +83,6 @@ struct BenchResult {
   // well above 0 means other programs competed for the cores and the figures are low.
   double load_start = -1;
   double load_end = -1;
-  int passes = 1;                 // spec.passes, at least 1
 };
 
 // `progress` is told what is being measured (one line each), e.g. for a log message.
