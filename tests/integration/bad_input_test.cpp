@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -72,6 +73,26 @@ TEST_F(BadInput, UnreadableInputIsAConfigError) {
   if (::geteuid() == 0) {
     argv[0] = dir_ + "/lookout";
     std::filesystem::copy_file(LOOKOUT_BINARY, argv[0]);
+    // The sanitizers' suppression files are in the source folder, which may be closed too.
+    std::vector<std::string> env{"env"};
+    for (const char* name : {"LSAN_OPTIONS", "TSAN_OPTIONS"}) {
+      const char* value = std::getenv(name);
+      if (value == nullptr) continue;
+      std::string options = value;
+      const std::string key = "suppressions=";
+      const auto at = options.find(key);
+      if (at != std::string::npos) {
+        const auto start = at + key.size();
+        const auto end = options.find(':', start);
+        const std::string from = options.substr(start, end == std::string::npos ? end : end - start);
+        const std::string to = dir_ + "/" + std::filesystem::path(from).filename().string();
+        std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+        ::chmod(to.c_str(), 0644);
+        options.replace(start, from.size(), to);
+      }
+      env.push_back(std::string(name) + "=" + options);
+    }
+    argv.insert(argv.begin(), env.begin(), env.end());
     argv.insert(argv.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"});
   }
   const auto result = testing::run_process(argv, kTimeout);

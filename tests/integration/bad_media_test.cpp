@@ -44,16 +44,14 @@ void copy_prefix(const std::string& from, const std::string& to, std::uintmax_t 
 // The run on an mp4 with no index (its moov is missing: cut off, or never written) ended as such a
 // file should: exit code 1, naming the input and asking whether it is complete.
 void expect_unopenable_mp4(const ProcessResult& result, const std::string& input) {
-#if LOOKOUT_TSAN
-  // Under ThreadSanitizer, with other tests running, GStreamer's mp4 demuxer sometimes stops on
-  // such a file without posting its error (its thread waits, paused; seen in about half of a
-  // dozen runs three at a time, never without TSan). lookout then gives up at the open timeout:
-  // still exit code 1 and a message naming the input, just slower and vaguer.
+  // With other tests running, GStreamer's mp4 demuxer sometimes stops on such a file without
+  // posting its error (its thread waits, paused; seen mostly under ThreadSanitizer, and once in a
+  // release build). lookout then gives up at the open timeout: still exit code 1 and a message
+  // naming the input, just slower and vaguer.
   if (result.err.find("gave no frame within") != std::string::npos) {
     testing::expect_error(result, 1, {"input '" + input + "' gave no frame within"});
     return;
   }
-#endif
   testing::expect_error(result, 1, {"cannot open input '" + input + "'", "is it a complete video file"});
 }
 
