@@ -2,6 +2,8 @@
 
 #include <gst/video/video.h>
 
+#include <opencv2/imgproc.hpp>
+
 #include <memory>
 
 namespace lookout::gst {
@@ -29,6 +31,39 @@ GstBuffer* wrap_frame_image(const Frame& frame) {
   gst_buffer_add_video_meta_full(buffer, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_FORMAT_BGR,
                                  static_cast<guint>(image.cols), static_cast<guint>(image.rows), 1,
                                  offsets, strides);
+  return buffer;
+}
+
+bool encodes_as_i420(int width, int height) {
+  // GStreamer's own choice of colour matrix: BT.601 below 720 lines, BT.709 from there on.
+  return width % 2 == 0 && height % 2 == 0 && height < 720;
+}
+
+GstCaps* i420_caps(int width, int height, int fps_num, int fps_den) {
+  return gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "colorimetry",
+                             G_TYPE_STRING, "bt601", "width", G_TYPE_INT, width, "height",
+                             G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION, fps_num, fps_den,
+                             nullptr);
+}
+
+GstBuffer* wrap_frame_as_i420(const Frame& frame) {
+  auto held = std::make_unique<HeldImage>();
+  cv::cvtColor(frame.image, held->image, cv::COLOR_BGR2YUV_I420);
+  const cv::Mat& image = held->image;
+  const gsize size = image.total();
+  GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, image.data, size, 0,
+                                                  size, held.get(), release_held);
+  held.release();
+  // OpenCV packs the planes tightly (Y, then U, then V), which GStreamer's default layout does
+  // not when half the width is not a multiple of 4; the meta states the real one.
+  const int width = frame.image.cols;
+  const int height = frame.image.rows;
+  const gsize luma = static_cast<gsize>(width) * static_cast<gsize>(height);
+  gsize offsets[GST_VIDEO_MAX_PLANES] = {0, luma, luma + luma / 4};
+  gint strides[GST_VIDEO_MAX_PLANES] = {width, width / 2, width / 2};
+  gst_buffer_add_video_meta_full(buffer, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_FORMAT_I420,
+                                 static_cast<guint>(width), static_cast<guint>(height), 3, offsets,
+                                 strides);
   return buffer;
 }
 

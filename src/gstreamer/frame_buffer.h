@@ -7,6 +7,12 @@
 // row stride, which differs from what the caps imply for odd widths and for images that are a
 // region of a larger one. The caller owns the returned buffer (push it, or unref it).
 //
+// Encoders take 4:2:0 (I420). For a standard-definition frame of even width and height
+// (encodes_as_i420), wrap_frame_as_i420() converts the frame's image with OpenCV (BT.601, limited
+// range, as i420_caps() states) into a buffer that owns the result, several times faster than
+// videoconvert converts BGR; other sizes are pushed as BGR and left to videoconvert, which makes
+// HD frames BT.709 as players expect of them. The caller owns the returned buffer and caps.
+//
 // OutputTimestamps: presentation times for an output that starts at zero and must be strictly
 // increasing (encoders require it), from the frames' own pts; a frame without pts, or one that
 // goes back in time (a live source that reconnected), gets the previous one plus a frame period.
@@ -21,6 +27,10 @@
 namespace lookout::gst {
 
 GstBuffer* wrap_frame_image(const Frame& frame);
+
+bool encodes_as_i420(int width, int height);
+GstCaps* i420_caps(int width, int height, int fps_num, int fps_den);
+GstBuffer* wrap_frame_as_i420(const Frame& frame);
 
 class OutputTimestamps {
  public:

@@ -186,12 +186,19 @@ void VideoWriter::Impl::build() {
   GstElement* encoder = elements[3];
   appsrc = GST_APP_SRC(source);
 
-  gst::CapsPtr caps(gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGR", "width",
-                                        G_TYPE_INT, options.width, "height", G_TYPE_INT,
-                                        options.height, "framerate", GST_TYPE_FRACTION,
-                                        options.fps_num, options.fps_den, nullptr));
-  max_bytes = kQueuedFrames * static_cast<std::uint64_t>(options.width) *
-              static_cast<std::uint64_t>(options.height) * 3;
+  // Standard-definition frames are converted to I420 before the push (see frame_buffer.h), so
+  // videoconvert passes them through; other sizes go in as BGR.
+  const bool as_i420 = gst::encodes_as_i420(options.width, options.height);
+  gst::CapsPtr caps(as_i420 ? gst::i420_caps(options.width, options.height, options.fps_num,
+                                             options.fps_den)
+                            : gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGR",
+                                                  "width", G_TYPE_INT, options.width, "height",
+                                                  G_TYPE_INT, options.height, "framerate",
+                                                  GST_TYPE_FRACTION, options.fps_num,
+                                                  options.fps_den, nullptr));
+  const std::uint64_t pixels =
+      static_cast<std::uint64_t>(options.width) * static_cast<std::uint64_t>(options.height);
+  max_bytes = kQueuedFrames * (as_i420 ? pixels * 3 / 2 : pixels * 3);
   // Not blocking inside appsrc: a push blocked there is not woken by a downstream error, so the
   // stage could hang; process() waits for room itself and watches the bus while it does.
   g_object_set(source, "caps", caps.get(), "format", GST_FORMAT_TIME, "is-live", FALSE, "block",
@@ -375,7 +382,9 @@ void VideoWriter::process(Frame& frame) {
   }
   impl.wait_for_room();
 
-  GstBuffer* buffer = gst::wrap_frame_image(frame);
+  GstBuffer* buffer = gst::encodes_as_i420(impl.options.width, impl.options.height)
+                          ? gst::wrap_frame_as_i420(frame)
+                          : gst::wrap_frame_image(frame);
   // Timestamps start at zero in the file; a stream that jumps back (a live reconnect) is kept
   // monotonic, which the encoder requires.
   GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(impl.timestamps.next(frame, frames_written_));

@@ -295,6 +295,35 @@ TEST(VideoWriter, WritesRegionOfLargerImageWithoutShearing) {
   EXPECT_LT(right[1], 60);
 }
 
+// Standard-definition frames of even size are converted to I420 by OpenCV before the encoder.
+// 320 wide has tightly packed planes in GStreamer's layout too; at 644 the half-width chroma rows
+// (322 bytes) are not GStreamer's default stride, so the buffer's video meta must carry the real
+// one. The file read back must show the colours written: a misplaced or swapped plane, a wrong
+// stride or a range error (red at 235) would be far outside these bounds; compression keeps well
+// inside them away from edges. (HD goes through videoconvert as BT.709, which OpenCV's reader
+// decodes as BT.601, so its colours read back shifted whoever wrote them.)
+TEST(VideoWriter, WritesTheColoursItIsGivenInStandardDefinition) {
+  for (const cv::Size size : {cv::Size(320, 240), cv::Size(644, 240)}) {
+    const std::string path = testing::make_temp_dir("writer") + "/colours.mp4";
+    VideoWriter writer(options_for(path, size.width, size.height));
+    write_frames(writer, size.width, size.height, 3);
+    writer.finish();
+
+    cv::VideoCapture capture(path);
+    ASSERT_TRUE(capture.isOpened());
+    cv::Mat image;
+    ASSERT_TRUE(capture.read(image));
+    ASSERT_EQ(image.size(), size);
+    const int h = size.height, w = size.width;
+    const cv::Scalar red = cv::mean(image(cv::Rect(w / 8, h / 2, w / 4, h / 3)));
+    const cv::Scalar blue = cv::mean(image(cv::Rect(w * 5 / 8, h / 2, w / 4, h / 3)));
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_NEAR(red[c], c == 2 ? 255 : 0, 12) << size << " channel " << c;
+      EXPECT_NEAR(blue[c], c == 0 ? 255 : 0, 12) << size << " channel " << c;
+    }
+  }
+}
+
 TEST(VideoWriter, EncodesWidelyPlayable420Chroma) {
   const std::string path = testing::make_temp_dir("writer") + "/chroma.mp4";
   VideoWriter writer(options_for(path, 160, 120));
