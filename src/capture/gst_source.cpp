@@ -248,6 +248,8 @@ class GstSource final : public Source {
   // Brings a lost stream back (see the header); `reason` says why it was lost. By value: callers
   // pass pending_error_, which reconnecting clears.
   Read reconnect(Frame& frame, std::string& error, std::string reason);
+  // Takes the next error off the connection's bus into pending_error_, unless one is pending.
+  void take_bus_error(const Connection& connection);
   // Waits `delay` unless interrupted first; false if interrupted.
   bool pause(std::chrono::nanoseconds delay);
   Read end(Read result);
@@ -728,10 +730,7 @@ Source::Read GstSource::read(Frame& frame, std::string& error) {
     const Connection& connection = *connection_;
     // Looking at the bus on every read also discards the informational messages a long stream
     // keeps posting, which nobody else reads.
-    if (pending_error_.empty()) {
-      gst::MessagePtr message = gst::pop_error(connection.bus.get());
-      if (message) pending_error_ = gst::describe(message.get());
-    }
+    take_bus_error(connection);
     gst::SamplePtr sample(
         gst_app_sink_try_pull_sample(connection.appsink, to_clock_time(kPullSlice)));
     if (sample) return deliver(std::move(sample), frame, error);
@@ -740,10 +739,7 @@ Source::Read GstSource::read(Frame& frame, std::string& error) {
     if (gst_app_sink_is_eos(connection.appsink)) {
       // A source that fails posts its error and then ends the stream, so an error may be waiting
       // behind the end; it, not the end, is why the stream was lost.
-      if (pending_error_.empty()) {
-        gst::MessagePtr message = gst::pop_error(connection.bus.get());
-        if (message) pending_error_ = gst::describe(message.get());
-      }
+      take_bus_error(connection);
       // A gst: description that ends without an error was written to end (num-buffers, a finite
       // source); a server's or camera's stream that ends was cut off.
       if (!reconnectable_ || (kind_ == InputKind::kDescription && pending_error_.empty())) {
@@ -770,6 +766,12 @@ Source::Read GstSource::read(Frame& frame, std::string& error) {
       return reconnect(frame, error, stalled);
     }
   }
+}
+
+void GstSource::take_bus_error(const Connection& connection) {
+  if (!pending_error_.empty()) return;
+  gst::MessagePtr message = gst::pop_error(connection.bus.get());
+  if (message) pending_error_ = gst::describe(message.get());
 }
 
 bool GstSource::pause(std::chrono::nanoseconds delay) {

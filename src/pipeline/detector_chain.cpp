@@ -105,6 +105,10 @@ std::vector<Detection> DetectorChain::search_regions(const Step& step, const Fra
   }
   const std::vector<cv::Rect> regions = search_regions_from(
       boxes, frame.image.size(), step.stage.region_padding, step.stage.region_min_size);
+  if (std::optional<RegionSearch> own = step.detector->detect_in(frame.image, regions)) {
+    pixels += own->pixels;
+    return std::move(own->detections);
+  }
   std::vector<Detection> found;
   for (const cv::Rect& region : regions) {
     pixels += region.area();

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -85,6 +87,59 @@ TEST_F(Detectors, HogIsDeterministicAcrossCallsAndInstances) {
     for (std::size_t i = 1; i < once.size(); ++i) {
       EXPECT_LE(once[i - 1].box.y, once[i].box.y) << "detections are not sorted";
     }
+  }
+}
+
+// HOG's region search scores the same windows as the whole-frame search, so one region covering
+// the frame gives exactly its detections (boxes and scores).
+TEST_F(Detectors, HogRegionSearchOfTheWholeFrameIsTheWholeFrameSearch) {
+  const auto frames = sample_frames("vtest.avi", frame_count(3, 1), 10);
+  auto detector = factory("hog")();
+  for (const auto& frame : frames) {
+    const auto whole = detector->detect(frame);
+    ASSERT_FALSE(whole.empty());
+    const auto search = detector->detect_in(frame, {cv::Rect(0, 0, frame.cols, frame.rows)});
+    ASSERT_TRUE(search.has_value()) << "hog searches regions itself";
+    EXPECT_EQ(search->detections, whole);
+    EXPECT_EQ(search->pixels, static_cast<std::int64_t>(frame.total()));
+  }
+}
+
+// Regions around each person the whole-frame search found, a little larger than the box: every
+// window of that person's group has its centre inside, so each box comes back exactly, while far
+// fewer pixels are searched. (A region is also merged with any it overlaps, as the chain's are.)
+TEST_F(Detectors, HogRegionSearchAroundPeopleFindsTheirWholeFrameBoxesExactly) {
+  const auto frames = sample_frames("vtest.avi", frame_count(3, 1), 10);
+  auto detector = factory("hog")();
+  for (const auto& frame : frames) {
+    const auto whole = detector->detect(frame);
+    ASSERT_FALSE(whole.empty());
+    std::vector<cv::Rect> regions;
+    for (const auto& person : whole) {
+      const int dx = person.box.width / 2, dy = person.box.height / 2;
+      regions.push_back(cv::Rect(person.box.x - dx, person.box.y - dy, person.box.width + 2 * dx,
+                                 person.box.height + 2 * dy) &
+                        cv::Rect(0, 0, frame.cols, frame.rows));
+    }
+    for (bool merged = true; merged;) {
+      merged = false;
+      for (std::size_t i = 0; i < regions.size() && !merged; ++i) {
+        for (std::size_t j = i + 1; j < regions.size() && !merged; ++j) {
+          if ((regions[i] & regions[j]).empty()) continue;
+          regions[i] |= regions[j];
+          regions.erase(regions.begin() + static_cast<std::ptrdiff_t>(j));
+          merged = true;
+        }
+      }
+    }
+    const auto search = detector->detect_in(frame, regions);
+    ASSERT_TRUE(search.has_value());
+    for (const auto& person : whole) {
+      EXPECT_NE(std::find(search->detections.begin(), search->detections.end(), person),
+                search->detections.end())
+          << person.box << " found on the whole frame is missing";
+    }
+    EXPECT_LT(search->pixels, static_cast<std::int64_t>(frame.total()));
   }
 }
 

@@ -131,7 +131,9 @@ TEST(Motion, GatedHogSearchesFewerPixelsAndKeepsNinetyPercentOfThePeople) {
   const json full_pixels = read_json(dir + "/full.json")["detectors"][0]["pixels"];
   const json gated_stage = read_json(dir + "/gated.json")["detectors"][0];
   EXPECT_EQ(gated_stage["name"], "people");
-  EXPECT_LT(gated_stage["pixels"].get<std::int64_t>(), full_pixels.get<std::int64_t>() * 9 / 10)
+  // HOG scores only the windows centred in motion: about a third of the frame's pixels on these
+  // frames (it was 79% when regions were cropped with room around each walker).
+  EXPECT_LT(gated_stage["pixels"].get<std::int64_t>(), full_pixels.get<std::int64_t>() / 2)
       << "gating searches fewer pixels";
 }
 

@@ -6,8 +6,10 @@
 // owns its own instance, made by a DetectorFactory. detect() must not use OpenCV's own thread
 // pool: the pipeline's workers already fill the cores (see configure_opencv_threads()).
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,12 +20,28 @@
 
 namespace lookout {
 
+// What a detector's own search of regions found (see Detector::detect_in).
+struct RegionSearch {
+  std::vector<Detection> detections;  // in the pixels of the whole image
+  std::int64_t pixels = 0;            // pixels searched at full resolution
+};
+
 class Detector {
  public:
   virtual ~Detector() = default;
   // Boxes are in the pixels of `image`. Results are deterministic: the same image gives the same
   // detections in the same order. Throws cv::Exception or std::exception on failure.
   virtual std::vector<Detection> detect(const cv::Mat& image) = 0;
+
+  // Searches only `regions` of `image` (rectangles inside it that do not overlap), for a detector
+  // that can confine its own search to them; nullopt (the default) for one that cannot, and the
+  // caller then runs detect() on a view of each region. HogDetector can: it scores exactly the
+  // windows detect(image) would whose centre lies in a region, so a person in a region is found
+  // as on the whole frame, whatever the region's size. Same determinism and errors as detect().
+  virtual std::optional<RegionSearch> detect_in(const cv::Mat& /*image*/,
+                                                const std::vector<cv::Rect>& /*regions*/) {
+    return std::nullopt;
+  }
 };
 
 using DetectorFactory = std::function<std::unique_ptr<Detector>()>;

@@ -8,9 +8,11 @@
 //   - run only on frames where an earlier stage found something (`when: motion`);
 //   - run only inside the boxes of an earlier stage (`regions: motion`, or `regions: people` to
 //     search faces inside people): each box grows by `region_padding` (a fraction of its size on
-//     every side) and to at least `region_min_size`, overlapping regions merge into one, the
-//     detector runs on each region's pixels (no copy), its boxes are mapped back to the frame, and
-//     duplicates found by two regions (same label, IoU > 0.5) are kept once, the higher score.
+//     every side) and to at least `region_min_size`, overlapping regions merge into one; a
+//     detector that can confine its own search to regions (Detector::detect_in: HOG) is given
+//     the frame and the regions; any other runs on each region's pixels (no copy), its boxes are
+//     mapped back to the frame, and duplicates found by two regions (same label, IoU > 0.5) are
+//     kept once, the higher score.
 // The earlier stage may be the motion stage, which runs in capture order before the workers.
 // Everything here depends only on the frame (its seq and detections so far), so the results are
 // the same whatever the number of workers. A stage that skips a frame leaves it otherwise

@@ -135,6 +135,50 @@ TEST(DetectorChain, RegionsSearchOnlyInsideEarlierBoxesAndMapBack) {
   EXPECT_EQ((*counters)[0]->frames_skipped.load(), 1) << "no regions: nothing to search";
 }
 
+// A detector that searches regions itself (as HOG does) is given the whole frame and the
+// regions, not views of them; what it returns is kept as it is, and its pixel count is counted.
+class RegionSearchingDetector : public Detector {
+ public:
+  RegionSearchingDetector(cv::Size* frame, std::vector<cv::Rect>* regions) : frame_(frame), regions_(regions) {}
+  std::vector<Detection> detect(const cv::Mat& /*image*/) override {
+    ADD_FAILURE() << "detect() called on a view";
+    return {};
+  }
+  std::optional<RegionSearch> detect_in(const cv::Mat& image, const std::vector<cv::Rect>& regions) override {
+    *frame_ = image.size();
+    *regions_ = regions;
+    RegionSearch search;
+    search.detections = {Detection{cv::Rect(101, 51, 10, 10), "thing", 1.0, {}, {}},
+                         Detection{cv::Rect(102, 51, 10, 10), "thing", 0.5, {}, {}}};
+    search.pixels = 1234;
+    return search;
+  }
+
+ private:
+  cv::Size* frame_;
+  std::vector<cv::Rect>* regions_;
+};
+
+TEST(DetectorChain, ADetectorThatSearchesRegionsItselfGetsTheFrameAndTheRegions) {
+  cv::Size frame_size;
+  std::vector<cv::Rect> regions;
+  auto counters = std::make_shared<ChainCounters>();
+  ChainStage stage;
+  stage.name = "own";
+  stage.regions = "motion";
+  stage.region_padding = 0.0;
+  stage.factory = [&] { return std::make_unique<RegionSearchingDetector>(&frame_size, &regions); };
+  auto chain = detector_chain_factory({stage}, counters)();
+  Frame frame = frame_with(0, {motion_box(cv::Rect(100, 50, 40, 30)), motion_box(cv::Rect(10, 150, 20, 20))});
+  chain->process(frame);
+  EXPECT_EQ(frame_size, cv::Size(300, 200));
+  EXPECT_EQ(regions, (std::vector<cv::Rect>{cv::Rect(100, 50, 40, 30), cv::Rect(10, 150, 20, 20)}));
+  ASSERT_EQ(frame.detections.size(), 4u) << "its boxes are its own: no duplicate removal";
+  EXPECT_EQ(frame.detections[2].box, cv::Rect(101, 51, 10, 10));
+  EXPECT_EQ(frame.detections[2].stage, "own");
+  EXPECT_EQ((*counters)[0]->pixels.load(), 1234);
+}
+
 TEST(ChainStageOptions, ParsesAndRejectsWithTheNearestKey) {
   Options options("stage 2 (hog)");
   options.set("name", "people", "p.yaml:5:5");
