@@ -12,4 +12,20 @@ void sort_by_position(std::vector<Detection>& detections) {
   });
 }
 
+void merge_overlapping(std::vector<cv::Rect>& rects) {
+  bool merged = true;
+  while (merged) {
+    merged = false;
+    for (std::size_t i = 0; i < rects.size() && !merged; ++i) {
+      for (std::size_t j = i + 1; j < rects.size(); ++j) {
+        if ((rects[i] & rects[j]).empty()) continue;
+        rects[i] |= rects[j];
+        rects.erase(rects.begin() + static_cast<std::ptrdiff_t>(j));
+        merged = true;
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace lookout

@@ -1,30 +1,15 @@
 #include "hog_detector.h"
 
 #include <algorithm>
-#include <utility>
-
 #include <opencv2/imgproc.hpp>
+#include <utility>
 
 namespace lookout {
 namespace {
 
-int align_down(int value, int step) { return value >= 0 ? value / step * step : -((-value + step - 1) / step * step); }
-
-// Merges overlapping rectangles into their bounding boxes until none overlap.
-void merge_overlapping(std::vector<cv::Rect>& rects) {
-  bool merged = true;
-  while (merged) {
-    merged = false;
-    for (std::size_t i = 0; i < rects.size() && !merged; ++i) {
-      for (std::size_t j = i + 1; j < rects.size(); ++j) {
-        if ((rects[i] & rects[j]).empty()) continue;
-        rects[i] |= rects[j];
-        rects.erase(rects.begin() + static_cast<std::ptrdiff_t>(j));
-        merged = true;
-        break;
-      }
-    }
-  }
+// Rounds down to a multiple of `step`, towards minus infinity.
+int align_down(int value, int step) {
+  return value >= 0 ? value / step * step : -((-value + step - 1) / step * step);
 }
 
 }  // namespace
@@ -117,10 +102,12 @@ std::optional<RegionSearch> HogDetector::detect_in(const cv::Mat& image,
     }
     const cv::Size scaled_window(cvRound(window.width * scale), cvRound(window.height * scale));
     for (const cv::Rect& view : views) {
-      hog_.detect(level(view), found, found_weights, params_.hit_threshold, stride, params_.padding);
+      hog_.detect(level(view), found, found_weights, params_.hit_threshold, stride,
+                  params_.padding);
       for (std::size_t i = 0; i < found.size(); ++i) {
-        hits.emplace_back(cvRound((found[i].x + view.x) * scale), cvRound((found[i].y + view.y) * scale),
-                          scaled_window.width, scaled_window.height);
+        hits.emplace_back(cvRound((found[i].x + view.x) * scale),
+                          cvRound((found[i].y + view.y) * scale), scaled_window.width,
+                          scaled_window.height);
         weights.push_back(i < found_weights.size() ? found_weights[i] : 0.0);
       }
     }

@@ -2,9 +2,8 @@
 
 #include <gst/video/video.h>
 
-#include <opencv2/imgproc.hpp>
-
 #include <memory>
+#include <opencv2/imgproc.hpp>
 
 namespace lookout::gst {
 namespace {

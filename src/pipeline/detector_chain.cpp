@@ -48,20 +48,7 @@ std::vector<cv::Rect> search_regions_from(const std::vector<cv::Rect>& boxes, cv
     region &= bounds;
     if (!region.empty()) regions.push_back(region);
   }
-  // Merging can make a region overlap one it did not before, so repeat until nothing changes.
-  bool merged = true;
-  while (merged) {
-    merged = false;
-    for (std::size_t i = 0; i < regions.size() && !merged; ++i) {
-      for (std::size_t j = i + 1; j < regions.size(); ++j) {
-        if ((regions[i] & regions[j]).empty()) continue;
-        regions[i] |= regions[j];
-        regions.erase(regions.begin() + static_cast<std::ptrdiff_t>(j));
-        merged = true;
-        break;
-      }
-    }
-  }
+  merge_overlapping(regions);
   std::sort(regions.begin(), regions.end(), [](const cv::Rect& a, const cv::Rect& b) {
     return std::tie(a.y, a.x, a.height, a.width) < std::tie(b.y, b.x, b.height, b.width);
   });

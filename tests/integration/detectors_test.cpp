@@ -121,17 +121,7 @@ TEST_F(Detectors, HogRegionSearchAroundPeopleFindsTheirWholeFrameBoxesExactly) {
                                  person.box.height + 2 * dy) &
                         cv::Rect(0, 0, frame.cols, frame.rows));
     }
-    for (bool merged = true; merged;) {
-      merged = false;
-      for (std::size_t i = 0; i < regions.size() && !merged; ++i) {
-        for (std::size_t j = i + 1; j < regions.size() && !merged; ++j) {
-          if ((regions[i] & regions[j]).empty()) continue;
-          regions[i] |= regions[j];
-          regions.erase(regions.begin() + static_cast<std::ptrdiff_t>(j));
-          merged = true;
-        }
-      }
-    }
+    merge_overlapping(regions);
     const auto search = detector->detect_in(frame, regions);
     ASSERT_TRUE(search.has_value());
     for (const auto& person : whole) {

@@ -31,4 +31,8 @@ struct Detection {
 // function of the image alone, whatever order its internals gathered boxes in.
 void sort_by_position(std::vector<Detection>& detections);
 
+// Replaces rectangles that overlap by their bounding box until none overlap (a merged box can
+// overlap one that neither of its parts did). The survivors keep their first part's place.
+void merge_overlapping(std::vector<cv::Rect>& rects);
+
 }  // namespace lookout

@@ -139,12 +139,14 @@ TEST(DetectorChain, RegionsSearchOnlyInsideEarlierBoxesAndMapBack) {
 // regions, not views of them; what it returns is kept as it is, and its pixel count is counted.
 class RegionSearchingDetector : public Detector {
  public:
-  RegionSearchingDetector(cv::Size* frame, std::vector<cv::Rect>* regions) : frame_(frame), regions_(regions) {}
+  RegionSearchingDetector(cv::Size* frame, std::vector<cv::Rect>* regions)
+      : frame_(frame), regions_(regions) {}
   std::vector<Detection> detect(const cv::Mat& /*image*/) override {
     ADD_FAILURE() << "detect() called on a view";
     return {};
   }
-  std::optional<RegionSearch> detect_in(const cv::Mat& image, const std::vector<cv::Rect>& regions) override {
+  std::optional<RegionSearch> detect_in(const cv::Mat& image,
+                                        const std::vector<cv::Rect>& regions) override {
     *frame_ = image.size();
     *regions_ = regions;
     RegionSearch search;
