@@ -136,6 +136,7 @@ struct VideoWriter::Impl {
   VideoWriterOptions options;
   gst::OutputTimestamps timestamps{0};
   std::uint64_t max_bytes = 0;
+  bool as_i420 = false;  // frames are pushed as I420 converted by OpenCV, else as BGR
   bool finished = false;
   std::string failure;  // the first pipeline error seen; the pipeline cannot finish after one
 
@@ -188,7 +189,7 @@ void VideoWriter::Impl::build() {
 
   // Standard-definition frames are converted to I420 before the push (see frame_buffer.h), so
   // videoconvert passes them through; other sizes go in as BGR.
-  const bool as_i420 = gst::encodes_as_i420(options.width, options.height);
+  as_i420 = gst::encodes_as_i420(options.width, options.height);
   gst::CapsPtr caps(as_i420 ? gst::i420_caps(options.width, options.height, options.fps_num,
                                              options.fps_den)
                             : gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGR",
@@ -382,9 +383,8 @@ void VideoWriter::process(Frame& frame) {
   }
   impl.wait_for_room();
 
-  GstBuffer* buffer = gst::encodes_as_i420(impl.options.width, impl.options.height)
-                          ? gst::wrap_frame_as_i420(frame)
-                          : gst::wrap_frame_image(frame);
+  GstBuffer* buffer =
+      impl.as_i420 ? gst::wrap_frame_as_i420(frame) : gst::wrap_frame_image(frame);
   // Timestamps start at zero in the file; a stream that jumps back (a live reconnect) is kept
   // monotonic, which the encoder requires.
   GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(impl.timestamps.next(frame, frames_written_));
