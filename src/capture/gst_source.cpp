@@ -137,6 +137,7 @@ class MappedSample {
 // State shared with uridecodebin's signal handlers, which run on GStreamer's streaming threads.
 struct DecodeState {
   GstElement* convert = nullptr;  // borrowed from the pipeline
+  int decoder_threads = 1;        // SourceOptions::decoder_threads
   std::atomic<bool> video_linked{false};
   std::atomic<bool> no_more_pads{false};
   std::mutex link_mutex;  // pad-added may fire on several threads at once
@@ -155,6 +156,17 @@ void on_pad_added(GstElement* /*decodebin*/, GstPad* pad, gpointer data) {
   if (state->video_linked.load()) return;
   gst::PadPtr sink(gst_element_get_static_pad(state->convert, "sink"));
   if (gst_pad_link(pad, sink.get()) == GST_PAD_LINK_OK) state->video_linked.store(true);
+}
+
+// Runs for every element uridecodebin plugs, before it starts. libav's decoders (avdec_*) take
+// their thread count from "max-threads"; other decoders have no such property and are left alone.
+void on_element_added(GstBin* /*decodebin*/, GstBin* /*sub_bin*/, GstElement* element,
+                      gpointer data) {
+  const auto* state = static_cast<const DecodeState*>(data);
+  GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(element), "max-threads");
+  if (spec != nullptr && G_PARAM_SPEC_VALUE_TYPE(spec) == G_TYPE_INT) {
+    g_object_set(element, "max-threads", state->decoder_threads, nullptr);
+  }
 }
 
 void on_no_more_pads(GstElement* /*decodebin*/, gpointer data) {
@@ -189,6 +201,7 @@ struct Connection {
 };
 
 constexpr auto kMaxDelay = std::chrono::hours(1);
+constexpr int kMaxDecoderThreads = 64;
 
 std::string seconds_text(std::chrono::nanoseconds duration) {
   return fmt::format("{:g}", std::chrono::duration<double>(duration).count());
@@ -199,6 +212,11 @@ void check_options(const SourceOptions& options, const std::string& uri) {
   if (options.stall_timeout < milliseconds(100) || options.stall_timeout > kMaxDelay) {
     throw ConfigError(fmt::format("input '{}': stall_timeout must be from 0.1 to 3600 s, not {} s",
                                   uri, seconds_text(options.stall_timeout)));
+  }
+  if (options.decoder_threads < 0 || options.decoder_threads > kMaxDecoderThreads) {
+    throw ConfigError(fmt::format(
+        "input '{}': decoder_threads must be from 0 (the decoder's choice) to {}, not {}", uri,
+        kMaxDecoderThreads, options.decoder_threads));
   }
   if (options.reconnect_attempts < -1) {
     throw ConfigError(fmt::format(
@@ -457,6 +475,7 @@ std::unique_ptr<Connection> GstSource::build() {
   GstElement* sink = add(*connection, "appsink", "frames");
   connection->appsink = GST_APP_SINK(sink);
   connection->state.convert = convert;
+  connection->state.decoder_threads = options_.decoder_threads;
 
   gst::CapsPtr bgr(gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGR", nullptr));
   g_object_set(filter, "caps", bgr.get(), nullptr);
@@ -484,6 +503,8 @@ std::unique_ptr<Connection> GstSource::build() {
     g_signal_connect(connection->decodebin, "pad-added", G_CALLBACK(on_pad_added),
                      &connection->state);
     g_signal_connect(connection->decodebin, "no-more-pads", G_CALLBACK(on_no_more_pads),
+                     &connection->state);
+    g_signal_connect(connection->decodebin, "deep-element-added", G_CALLBACK(on_element_added),
                      &connection->state);
     if (kind_ == InputKind::kRtsp) {
       connection->rtsp = &rtsp_;

@@ -74,6 +74,7 @@ struct RunFlags {
   int width = -1;
   int height = -1;
   int fps = -1;
+  int decoder_threads = -1;
   std::string drop_policy;
   int max_in_flight = -1;
   std::string summary_json;
@@ -122,6 +123,9 @@ lookout::PipelineSpec build_spec(const RunFlags& flags) {
   if (flags.width >= 0) input.set("width", std::to_string(flags.width), "--width");
   if (flags.height >= 0) input.set("height", std::to_string(flags.height), "--height");
   if (flags.fps >= 0) input.set("fps", std::to_string(flags.fps), "--fps");
+  if (flags.decoder_threads >= 0) {
+    input.set("decoder_threads", std::to_string(flags.decoder_threads), "--decoder-threads");
+  }
   if (!flags.drop_policy.empty()) spec.drop_policy = flags.drop_policy;
   if (flags.max_in_flight >= 0) spec.max_in_flight = static_cast<std::size_t>(flags.max_in_flight);
   if (flags.max_age_ms >= 0) spec.max_age_ms = flags.max_age_ms;
@@ -221,6 +225,10 @@ int main(int argc, char** argv) {
   run->add_option("--width", flags.width, "Width for test: and /dev/video inputs")->check(CLI::Range(1, 16384));
   run->add_option("--height", flags.height, "Height for test: and /dev/video inputs")->check(CLI::Range(1, 16384));
   run->add_option("--fps", flags.fps, "Frame rate for test: and /dev/video inputs")->check(CLI::Range(1, 1000));
+  run->add_option("--decoder-threads", flags.decoder_threads,
+                  "Threads each libav decoder may use (0: one per core; default 1, the cores being the detectors')")
+      ->type_name("N")
+      ->check(CLI::Range(0, 64));
   run->add_option("--drop-policy", flags.drop_policy,
                   "When the pipeline is full: oldest|newest|block (default: block for files, oldest for live inputs)")
       ->check(CLI::IsMember({"auto", "oldest", "newest", "block"}));

@@ -20,7 +20,7 @@ const std::vector<std::string> kTopKeys{"input",       "workers",    "max_in_fli
                                         "drop_policy", "max_age_ms", "duration",      "stages", "output"};
 const std::vector<std::string> kInputKeys{"uri",  "transport", "latency",       "width",
                                           "height", "fps",     "realtime", "stall_timeout",
-                                          "reconnect_attempts"};
+                                          "reconnect_attempts", "decoder_threads"};
 const std::vector<std::string> kTransports{"auto", "tcp", "udp"};
 const std::vector<std::string> kSpeedPresets{"ultrafast", "superfast", "veryfast", "faster", "fast",
                                               "medium", "slow", "slower", "veryslow"};
@@ -385,6 +385,7 @@ ValidatedPipeline validate_pipeline(PipelineSpec spec) {
     source.height = input.get_int("height", 0, 0, 16384);
     source.fps = input.get_int("fps", 0, 0, 1000);
     source.realtime = input.get_bool("realtime", false);
+    source.decoder_threads = input.get_int("decoder_threads", source.decoder_threads, 0, 64);
     const double stall_seconds = input.get_double(
         "stall_timeout", std::chrono::duration<double>(source.stall_timeout).count(), 0.1, 3600);
     source.stall_timeout = std::chrono::milliseconds(std::llround(stall_seconds * 1000));

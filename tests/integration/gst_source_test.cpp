@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <opencv2/core.hpp>
 #include <random>
@@ -156,6 +157,47 @@ TEST(GstSource, ReportsSizeAndFrameCountOfVtestSample) {
   const ReadResult result = read_all(*source);
   EXPECT_EQ(result.last, Source::Read::kEnd) << result.error;
   EXPECT_EQ(static_cast<std::int64_t>(result.frames.size()), info.frame_count);
+}
+
+// The threads of this process while a source with `decoder_threads` has read a few frames.
+std::size_t threads_while_decoding(const std::string& path, int decoder_threads) {
+  SourceOptions options;
+  options.input = path;
+  options.decoder_threads = decoder_threads;
+  auto source = open_source(options);
+  Frame frame;
+  std::string error;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(source->read(frame, error), Source::Read::kFrame) << error;
+  }
+  const std::filesystem::directory_iterator tasks("/proc/self/task");
+  return static_cast<std::size_t>(std::distance(begin(tasks), end(tasks)));
+}
+
+TEST(GstSource, GivesTheDecoderTheThreadsAsked) {
+  const std::string path = testing::make_temp_dir("source") + "/clip.mp4";
+  testing::generate_clip(path, 320, 240, 20);
+  // libav's H.264 decoder starts one thread per decoder thread for a file. Idle threads that
+  // GStreamer's pool keeps from the first source (two at most) can only add to the second count.
+  const std::size_t with_four = threads_while_decoding(path, 4);
+  const std::size_t with_one = threads_while_decoding(path, 1);
+  EXPECT_GE(with_four, with_one + 2);
+}
+
+TEST(GstSource, RejectsDecoderThreadsOutOfRangeNamingTheOption) {
+  const std::string path = testing::make_temp_dir("source") + "/clip.mp4";
+  testing::generate_clip(path, 64, 48, 2);
+  for (const int threads : {-1, 65}) {
+    SourceOptions options;
+    options.input = path;
+    options.decoder_threads = threads;
+    try {
+      open_source(options);
+      ADD_FAILURE() << "expected ConfigError for decoder_threads " << threads;
+    } catch (const ConfigError& error) {
+      EXPECT_NE(std::string(error.what()).find("decoder_threads"), std::string::npos) << error.what();
+    }
+  }
 }
 
 TEST(GstSource, RejectsMissingFileWithConfigErrorNamingIt) {

@@ -7,6 +7,7 @@
 //   input: {uri: test:ball, width: 320, height: 240, fps: 15} # test: and /dev/videoN only
 //   input: {uri: clip.mp4, realtime: true}                   # replay a file at its own rate
 //   input: {uri: rtsp://..., stall_timeout: 10, reconnect_attempts: -1}  # s; -1 forever, 0 never
+//   input: {uri: clip.mp4, decoder_threads: 1}  # threads a libav decoder may use; 0: one per core
 //   workers: 0                           # 0: one per core
 //   max_in_flight: 0                     # frames between capture and outputs; 0: 4 per worker
 //   max_frames: -1                       # stop after N frames

@@ -52,6 +52,19 @@ TEST(SpecLoader, InputMayBeAPlainString) {
   EXPECT_EQ(parse_pipeline("input: a.mp4\n", "t.yaml").input, "a.mp4");
 }
 
+TEST(SpecLoader, InputDecoderThreadsDefaultToOneAndAreChecked) {
+  const auto validated = [](const std::string& input) {
+    return validate_pipeline(parse_pipeline(input + "stages:\n  - detector: hog\n", "d.yaml"));
+  };
+  EXPECT_EQ(validated("input: a.mp4\n").source.decoder_threads, 1);
+  EXPECT_EQ(validated("input:\n  uri: a.mp4\n  decoder_threads: 0\n").source.decoder_threads, 0);
+  EXPECT_EQ(validated("input:\n  uri: a.mp4\n  decoder_threads: 8\n").source.decoder_threads, 8);
+  const std::string message =
+      config_error([&] { validated("input:\n  uri: a.mp4\n  decoder_threads: 65\n"); });
+  EXPECT_NE(message.find("d.yaml:3:20"), std::string::npos) << message;
+  EXPECT_NE(message.find("decoder_threads"), std::string::npos) << message;
+}
+
 TEST(SpecLoader, SyntaxErrorsNameFileLineAndColumn) {
   const std::string message = config_error([] { parse_pipeline("input: a\nstages: [\n", "bad.yaml"); });
   EXPECT_NE(message.find("bad.yaml:"), std::string::npos) << message;
