@@ -198,6 +198,7 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
   }
   result.overhead_ratio = result.decode_fps > 0 ? result.none_fps / result.decode_fps : 0.0;
   result.overhead_cpu_ratio = none_cpu > 0 ? decode_cpu / none_cpu : 0.0;
+  result.none_cpu_ms = none_cpu * 1000.0;
 
   for (std::size_t workers = 1; workers <= max_workers; ++workers) {
     tell(fmt::format("pipeline, {} worker{}", workers, workers == 1 ? "" : "s"));
@@ -279,6 +280,11 @@ BenchResult run_bench(const BenchSpec& spec, const std::atomic<int>& stop,
   const BenchPipelineRun& widest = result.pipeline.back();
   result.bound_fps = bound_for(result, widest.workers, &result.decode_bound);
   result.efficiency = widest.efficiency;
+  if (!result.serial && result.detector_fps > 0) {
+    result.work_bound_fps =
+        double(widest.workers) * 1000.0 / (1000.0 / result.detector_fps + result.none_cpu_ms);
+    result.work_efficiency = widest.fps / result.work_bound_fps;
+  }
   result.load_end = load_average();
   return result;
 }
@@ -313,6 +319,12 @@ std::string format_bench_table(const BenchResult& result) {
                       result.overhead_ratio);
   text += fmt::format("                   {:.2f}  in processor time (decode only / pipeline with none, a frame)\n",
                       result.overhead_cpu_ratio);
+  if (result.work_bound_fps > 0) {
+    text += fmt::format("  against the work {:.2f}  (pipeline / ({} x 1000 / (detector only {:.2f} ms + the none pipeline's "
+                        "{:.2f} ms of processor time a frame)) = {:.2f} fps)\n",
+                        result.work_efficiency, widest, 1000.0 / result.detector_fps, result.none_cpu_ms,
+                        result.work_bound_fps);
+  }
   if (!result.pipeline.empty()) {
     const LatencyHistogram& latency = result.pipeline.back().end_to_end;
     text += fmt::format("  end-to-end       p50 {:.1f} ms, p90 {:.1f} ms, p99 {:.1f} ms ({} workers)\n",
@@ -366,6 +378,9 @@ std::string bench_json(const BenchResult& result) {
   json["none_fps"] = result.none_fps;
   json["overhead_ratio"] = result.overhead_ratio;
   json["overhead_cpu_ratio"] = result.overhead_cpu_ratio;
+  json["none_cpu_ms"] = result.none_cpu_ms;
+  json["work_bound_fps"] = result.work_bound_fps;
+  json["work_efficiency"] = result.work_efficiency;
   json["latency_ms"] = latency_json(result.pipeline.empty() ? LatencyHistogram{} : result.pipeline.back().end_to_end);
   json["peak_rss_mb"] = result.peak_rss_mb;
   json["load_average"] = {{"start", result.load_start}, {"end", result.load_end}};

@@ -342,7 +342,7 @@ TEST(BenchCommand, JsonHasEveryFieldWithSaneValues) {
   for (const char* key : {"input", "detector", "options", "cores", "frames", "video_encoding", "decode_fps",
                           "detector_fps", "detector_frames", "detector_ms_per_frame", "pipeline", "pipeline_fps",
                           "bound", "serial", "bound_fps", "efficiency", "none_fps", "overhead_ratio",
-                          "overhead_cpu_ratio", "latency_ms",
+                          "overhead_cpu_ratio", "none_cpu_ms", "work_bound_fps", "work_efficiency", "latency_ms",
                           "peak_rss_mb", "load_average", "passes"}) {
     EXPECT_TRUE(bench.contains(key)) << key;
   }
@@ -358,7 +358,14 @@ TEST(BenchCommand, JsonHasEveryFieldWithSaneValues) {
   for (const char* fps : {"decode_fps", "detector_fps", "pipeline_fps", "bound_fps", "none_fps"}) {
     EXPECT_GT(bench[fps].get<double>(), 0.0) << fps;
   }
-  for (const char* ratio : {"efficiency", "overhead_ratio", "overhead_cpu_ratio"}) {
+  // The bound against the work: 2 workers over the detector's time and the none pipeline's
+  // processor time a frame, so below 2 x detector only.
+  EXPECT_GT(bench["none_cpu_ms"].get<double>(), 0.0);
+  EXPECT_NEAR(bench["work_bound_fps"].get<double>(),
+              2000.0 / (bench["detector_ms_per_frame"].get<double>() + bench["none_cpu_ms"].get<double>()),
+              1e-6 * bench["work_bound_fps"].get<double>());
+  EXPECT_LT(bench["work_bound_fps"].get<double>(), 2 * bench["detector_fps"].get<double>());
+  for (const char* ratio : {"efficiency", "overhead_ratio", "overhead_cpu_ratio", "work_efficiency"}) {
     EXPECT_GT(bench[ratio].get<double>(), 0.0) << ratio;
     // A sanitizer slows our code many times more than the uninstrumented decoders it is compared
     // with, so there the ratios say nothing about sanity.

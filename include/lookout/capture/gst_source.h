@@ -2,7 +2,7 @@
 // A Source over GStreamer. What the input names picks the front of the capture pipeline; every
 // kind ends in the same chain:
 //
-//   <front> ! videoconvert ! video/x-raw,format=BGR ! appsink
+//   <front> ! videoconvert ! video/x-raw,format=BGRx ! appsink      (repacked to BGR on reading)
 //
 //   samples/data/vtest.avi, file://, http(s)://   uridecodebin uri=...                (a file)
 //   rtsp://[user:password@]host[:port]/path       uridecodebin; rtspsrc gets `transport` and
@@ -19,8 +19,9 @@
 // a file prerolls in PAUSED; a live source cannot, so it goes to PLAYING and its first sample is
 // kept for the first read(). Size and frame rate come from that frame's caps; a file also reports
 // its duration, and frame count as duration x rate; a live source reports -1 for both.
-// Each frame wraps the mapped GStreamer buffer without copying: the frame's `owner` keeps the
-// sample mapped until the frame dies, and the row stride comes from the stream, so odd widths work.
+// Each frame owns its BGR pixels (`owner` is null): read() repacks the decoded BGRx sample into
+// a new image (videoconvert's BGRx path is twice as fast as its BGR one, with the same pixels)
+// and hands the sample straight back to the decoder's pool.
 //
 // Pacing and back-pressure: appsink holds at most `max_buffers` decoded frames. For a file it then
 // blocks decoding, so no frame is lost, and frames come as fast as they are taken. With `realtime`

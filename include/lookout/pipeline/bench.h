@@ -20,6 +20,10 @@
 // or decode-only fps when decoding is slower than that (the pipeline cannot outrun its input).
 // `motion` is measured too, but it is stateful: it runs on one thread in frame order whatever the
 // workers (`serial`), so its bound is 1 x detector-only fps (its model's update per frame).
+// Efficiency against the work: the pipeline's fps over N x 1000 / (detector-only ms a frame + the
+// none pipeline's processor time a frame), i.e. leaving out of the bound the work the cores must
+// also do (decoding; with `encode`, annotating and encoding) and counting only how well the
+// pipeline spreads it all over them.
 //
 // Errors: ConfigError for a bad input, detector or option (as `lookout run` words them) and for a
 // live input (there is no fixed set of frames to measure); RuntimeError when a run fails, or when
@@ -78,6 +82,13 @@ struct BenchResult {
   // Processor time a frame, decode only over the none pipeline (each its lowest pass): the share
   // of the none pipeline's work that is decoding; steadier than the rates on a busy machine.
   double overhead_cpu_ratio = 0;
+  // The none pipeline's processor time a frame (its lowest pass): decoding, and with `encode`
+  // annotation and encoding, work the cores do besides the detector.
+  double none_cpu_ms = 0;
+  // N cores / (detector only's time a frame + none_cpu_ms): what N cores could reach doing the
+  // detector and that work, and the pipeline's fps over it. 0 for a serial stage.
+  double work_bound_fps = 0;
+  double work_efficiency = 0;
   double peak_rss_mb = 0;         // after the pipeline runs, before pre-decoding
   // The machine's 1-minute load average before and after (getloadavg; -1 if unknown): anything
   // well above 0 means other programs competed for the cores and the figures are low.
@@ -98,7 +109,7 @@ std::string format_bench_table(const BenchResult& result);
 //    "detector_ms_per_frame","pipeline":[{"workers","frames","wall_seconds","fps","efficiency",
 //    "latency_ms":{"p50","p90","p99","max"}}],"pipeline_fps","bound":"detector"|"decode",
 //    "serial","bound_fps","efficiency","none_fps","overhead_ratio",
-//    "overhead_cpu_ratio","latency_ms":{...},"peak_rss_mb",
+//    "overhead_cpu_ratio","none_cpu_ms","work_bound_fps","work_efficiency","latency_ms":{...},"peak_rss_mb",
 //    "load_average":{"start","end"},"passes"}
 std::string bench_json(const BenchResult& result);
 
