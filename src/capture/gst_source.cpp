@@ -136,7 +136,9 @@ class MappedSample {
 // State shared with uridecodebin's signal handlers, which run on GStreamer's streaming threads.
 struct DecodeState {
   GstElement* convert = nullptr;  // borrowed from the pipeline
-  int decoder_threads = 1;        // SourceOptions::decoder_threads
+  // SourceOptions::decoder_threads. Atomic because the handler may run on a thread GStreamer's
+  // pool kept from an earlier connection, which sees this write only through GLib's locks.
+  std::atomic<int> decoder_threads{1};
   std::atomic<bool> video_linked{false};
   std::atomic<bool> no_more_pads{false};
   std::mutex link_mutex;  // pad-added may fire on several threads at once
@@ -164,7 +166,7 @@ void on_element_added(GstBin* /*decodebin*/, GstBin* /*sub_bin*/, GstElement* el
   const auto* state = static_cast<const DecodeState*>(data);
   GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(element), "max-threads");
   if (spec != nullptr && G_PARAM_SPEC_VALUE_TYPE(spec) == G_TYPE_INT) {
-    g_object_set(element, "max-threads", state->decoder_threads, nullptr);
+    g_object_set(element, "max-threads", state->decoder_threads.load(), nullptr);
   }
 }
 
@@ -474,7 +476,7 @@ std::unique_ptr<Connection> GstSource::build() {
   GstElement* sink = add(*connection, "appsink", "frames");
   connection->appsink = GST_APP_SINK(sink);
   connection->state.convert = convert;
-  connection->state.decoder_threads = options_.decoder_threads;
+  connection->state.decoder_threads.store(options_.decoder_threads);
 
   gst::CapsPtr bgrx(gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGRx", nullptr));
   g_object_set(filter, "caps", bgrx.get(), nullptr);
