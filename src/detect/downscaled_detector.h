@@ -4,10 +4,16 @@
 // the factor, at the price of missing objects that become smaller than the detector's window.
 //
 // Boxes are scaled by input size / reduced size on each axis, rounded to whole pixels and clipped
-// to the image; a box that clips to nothing is dropped. Keypoints are scaled by the same ratios. Order is the wrapped detector's.
+// to the image; a box that clips to nothing is dropped. Keypoints are scaled by the same ratios.
+// Order is the wrapped detector's.
+// detect_in() forwards to the wrapped detector's own region search when it has one (HOG): the
+// regions are mapped onto the reduced image (outwards, to whole pixels, merged where they then
+// overlap), so the wrapped detector searches exactly what detect() would search there, and the
+// result is mapped back as detect()'s is. A wrapped detector without one gives nullopt, as any.
 // Ownership: owns the wrapped detector. Thread safety: thread-compatible, like any Detector.
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "lookout/detect/detector.h"
@@ -21,8 +27,16 @@ class DownscaledDetector : public Detector {
 
   // Resizes with area averaging (cv::INTER_AREA) to round(size * factor), at least 1x1.
   std::vector<Detection> detect(const cv::Mat& image) override;
+  // Reports the pixels searched in the input image's pixels (the reduced count scaled back up).
+  std::optional<RegionSearch> detect_in(const cv::Mat& image,
+                                        const std::vector<cv::Rect>& regions) override;
 
  private:
+  // Resizes `image` into small_ and returns small_'s size.
+  cv::Size reduce(const cv::Mat& image);
+  // Maps boxes and keypoints found on small_ back into `image`'s pixels.
+  std::vector<Detection> map_back(std::vector<Detection> detections, cv::Size image) const;
+
   std::unique_ptr<Detector> inner_;
   double factor_;
   cv::Mat small_;  // scratch, reused between frames

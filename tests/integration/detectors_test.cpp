@@ -180,6 +180,21 @@ TEST_F(Detectors, DownscaledHogBoxesAreInInputPixels) {
   }
 }
 
+// With downscale the region search still goes to HOG's own (on the reduced frame), so one region
+// covering the frame gives exactly what the downscaled whole-frame search gives.
+TEST_F(Detectors, DownscaledHogRegionSearchOfTheWholeFrameIsItsWholeFrameSearch) {
+  const auto frames = doubled(sample_frames("vtest.avi", frame_count(3, 1), 10));
+  auto detector = factory("hog", {{"downscale", "0.5"}})();
+  for (const auto& frame : frames) {
+    const auto whole = detector->detect(frame);
+    ASSERT_FALSE(whole.empty());
+    const auto search = detector->detect_in(frame, {cv::Rect(0, 0, frame.cols, frame.rows)});
+    ASSERT_TRUE(search.has_value()) << "the wrapper forwards to hog's region search";
+    EXPECT_EQ(search->detections, whole);
+    EXPECT_EQ(search->pixels, static_cast<std::int64_t>(frame.total()));
+  }
+}
+
 TEST_F(Detectors, HalfSizeHogBoxesAreAtLeastTheWindowInInputPixels) {
   // The 64x128 window at half size covers 128x256 input pixels; a smaller box was not mapped back.
   const auto frames = sample_frames("vtest.avi", 1);

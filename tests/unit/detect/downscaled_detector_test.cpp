@@ -1,4 +1,5 @@
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -100,6 +101,56 @@ TEST(DownscaledDetector, TinyFactorStillPassesAtLeastOnePixel) {
   wrapped.detector->detect(image);
 
   EXPECT_EQ(wrapped.seen->front(), cv::Size(1, 1));
+}
+
+// Searches regions itself: records the image size and the regions it was given, and returns one
+// box per region (the region itself) with 10 pixels searched for each.
+class RegionFake : public Detector {
+ public:
+  std::vector<Detection> detect(const cv::Mat& /*image*/) override { return {}; }
+  std::optional<RegionSearch> detect_in(const cv::Mat& image,
+                                        const std::vector<cv::Rect>& regions) override {
+    image_size = image.size();
+    seen_regions = regions;
+    RegionSearch search;
+    for (const auto& region : regions) {
+      search.detections.push_back(Detection{region, "thing", 0.5, {}, {}});
+      search.pixels += 10;
+    }
+    return search;
+  }
+  cv::Size image_size;
+  std::vector<cv::Rect> seen_regions;
+};
+
+TEST(DownscaledDetector, GivesTheWrappedRegionSearchTheRegionsOnTheReducedImage) {
+  auto fake = std::make_unique<RegionFake>();
+  RegionFake* inner = fake.get();
+  DownscaledDetector detector(std::move(fake), 0.5);
+  const cv::Mat image(480, 640, CV_8UC3, cv::Scalar::all(0));
+
+  // (11, 21)-(41, 61) covers reduced pixels 5..20 and 10..30; the other two are side by side at
+  // full size (one ends where the other starts), so mapped outwards they overlap and are merged.
+  const auto search = detector.detect_in(
+      image, {cv::Rect(11, 21, 30, 40), cv::Rect(100, 100, 1, 50), cv::Rect(101, 100, 20, 50)});
+
+  ASSERT_TRUE(search.has_value());
+  EXPECT_EQ(inner->image_size, cv::Size(320, 240));
+  ASSERT_EQ(inner->seen_regions.size(), 2u);
+  EXPECT_EQ(inner->seen_regions[0], cv::Rect(5, 10, 16, 21));
+  EXPECT_EQ(inner->seen_regions[1], cv::Rect(50, 50, 11, 25));
+  // What it found comes back in the input's pixels, and 10 reduced pixels a region are 40 here.
+  ASSERT_EQ(search->detections.size(), 2u);
+  EXPECT_EQ(search->detections[0].box, cv::Rect(10, 20, 32, 42));
+  EXPECT_EQ(search->detections[1].box, cv::Rect(100, 100, 22, 50));
+  EXPECT_EQ(search->pixels, 80);
+}
+
+TEST(DownscaledDetector, HasNoRegionSearchWhenTheWrappedDetectorHasNone) {
+  Wrapped wrapped = wrap({cv::Rect(1, 2, 3, 4)}, 0.5);
+  const cv::Mat image(480, 640, CV_8UC3, cv::Scalar::all(0));
+
+  EXPECT_FALSE(wrapped.detector->detect_in(image, {cv::Rect(0, 0, 100, 100)}).has_value());
 }
 
 TEST(DownscaledDetector, RejectsFactorsOutsideZeroToOne) {
