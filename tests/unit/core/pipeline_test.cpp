@@ -410,6 +410,9 @@ TEST(Pipeline, StopNowDropsWhatNoWorkerHasStartedAndStillFinishes) {
   Pipeline pipeline(std::make_unique<ScriptedSource>(1000), gated_factory(gate), stages(seen), options);
   pipeline.start();
   gate.wait_for_entered(kWorkers);  // both workers hold a frame; the rest wait for them
+  // Capture may not have queued the next frame yet; stopping before it has would leave nothing
+  // waiting to drop.
+  while (pipeline.stats().queues[0].depth < 1) std::this_thread::sleep_for(1ms);
   pipeline.request_stop(StopMode::kNow);
   gate.release();
   const RunReport report = pipeline.wait();
