@@ -41,6 +41,7 @@ std::vector<Detection> DownscaledDetector::detect(const cv::Mat& image) {
 
 std::optional<RegionSearch> DownscaledDetector::detect_in(const cv::Mat& image,
                                                           const std::vector<cv::Rect>& regions) {
+  if (!inner_searches_regions_) return std::nullopt;
   if (image.empty()) return inner_->detect_in(image, regions);
   const cv::Size reduced = reduce(image);
   const double fx = static_cast<double>(reduced.width) / image.cols;
@@ -56,7 +57,10 @@ std::optional<RegionSearch> DownscaledDetector::detect_in(const cv::Mat& image,
   }
   merge_overlapping(small_regions);
   std::optional<RegionSearch> search = inner_->detect_in(small_, small_regions);
-  if (!search) return std::nullopt;
+  if (!search) {
+    inner_searches_regions_ = false;
+    return std::nullopt;
+  }
   search->detections = map_back(std::move(search->detections), image.size());
   search->pixels = static_cast<std::int64_t>(
       std::llround(static_cast<double>(search->pixels) / (fx * fy)));

@@ -40,6 +40,9 @@ class DownscaledDetector : public Detector {
   std::unique_ptr<Detector> inner_;
   double factor_;
   cv::Mat small_;  // scratch, reused between frames
+  // False once the wrapped detector has answered detect_in with nullopt: later calls then ask it
+  // directly, without reducing a frame whose reduced copy it would not use.
+  bool inner_searches_regions_ = true;
 };
 
 }  // namespace lookout

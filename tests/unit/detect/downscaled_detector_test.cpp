@@ -151,6 +151,10 @@ TEST(DownscaledDetector, HasNoRegionSearchWhenTheWrappedDetectorHasNone) {
   const cv::Mat image(480, 640, CV_8UC3, cv::Scalar::all(0));
 
   EXPECT_FALSE(wrapped.detector->detect_in(image, {cv::Rect(0, 0, 100, 100)}).has_value());
+  EXPECT_FALSE(wrapped.detector->detect_in(image, {cv::Rect(0, 0, 100, 100)}).has_value())
+      << "nor on a later frame";
+  // Its plain search still works as before.
+  ASSERT_EQ(wrapped.detector->detect(image).size(), 1u);
 }
 
 TEST(DownscaledDetector, RejectsFactorsOutsideZeroToOne) {
